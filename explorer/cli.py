@@ -1,0 +1,317 @@
+"""`explorer …`: generate, list, rate, vote, show and fork clips from the shell (Typer + Rich).
+
+Every command takes ``--db`` (else ``EXPLORER_DB``, else ``explorer.duckdb`` in
+the working folder). Exit codes: 0 done, 1 the run failed or was cancelled,
+2 bad input (the message names the field).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from explorer.request import LIMITS, RequestError, parse_size
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+out = Console()
+err = Console(stderr=True)
+
+DbOption = typer.Option(None, "--db", envvar="EXPLORER_DB", help="Log file (default: EXPLORER_DB, else ./explorer.duckdb).", show_default=False)
+AuthorOption = typer.Option(None, "--author", help="Who is acting (default: EXPLORER_AUTHOR, JupyterHub user or login name).")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def _range(name: str) -> str:
+    low, high = LIMITS[name]
+    return f"{low:g}–{high:g}"
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the errors users cause into one clear line and exit code 2, never a traceback."""
+    from explorer.log import LogBusy, LogError
+    from explorer.media import MediaError
+
+    try:
+        yield
+    except (RequestError, LogError, MediaError, LogBusy) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _lab(db: Optional[Path], author: Optional[str] = None):
+    import explorer
+
+    return explorer.open(db, author=author)
+
+
+def _parse_params(params: list[str]) -> dict[str, Any]:
+    extra = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RequestError([f"--param: expected NAME=VALUE (got {item!r})"])
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    return extra
+
+
+def _run_with_progress(lab, action, *, quiet: bool):
+    """Call ``action(on_step)`` with a Rich progress bar on stderr (stdout stays clean for --json)."""
+    if quiet:
+        return action(None)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("generating", total=None)
+
+        def on_step(step):
+            progress.update(task, completed=step.index, total=step.total)
+
+        return action(on_step)
+
+
+def _print_run(run, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(run.to_dict()))
+        return
+    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
+    out.print(f"[{colour}]{run.status}[/{colour}] run [bold]{run.id}[/bold]  {run.request.prompt!r}  seed={run.request.seed} {run.request.size} {run.request.frames}f@{run.request.fps:g}fps")
+    if run.ok:
+        out.print(f"  clip: {run.media}")
+    if run.error:
+        out.print(f"  error: {run.error}", highlight=False)
+    if run.hint:
+        out.print(f"  hint: {run.hint}", highlight=False)
+
+
+def _finish(run, as_json: bool) -> None:
+    _print_run(run, as_json)
+    if not run.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    prompt: str = typer.Argument(..., help="What the clip shows."),
+    backend: str = typer.Option("sketch", help="Backend name (see `explorer backends`)."),
+    model: Optional[str] = typer.Option(None, help="Model id or folder, for backends that load one."),
+    seed: int = typer.Option(0, help=f"Random seed ({_range('seed')}); same seed, same frames."),
+    frames: int = typer.Option(16, help=f"Number of frames ({_range('frames')})."),
+    fps: float = typer.Option(8.0, help=f"Frames per second ({_range('fps')})."),
+    size: str = typer.Option("256x256", help="WIDTHxHEIGHT, both even (H.264 needs it)."),
+    steps: int = typer.Option(8, help=f"Denoising steps ({_range('steps')})."),
+    guidance: float = typer.Option(7.5, help=f"Guidance scale ({_range('guidance')})."),
+    negative: str = typer.Option("", "--negative", help="Negative prompt: what the clip should avoid."),
+    param: list[str] = typer.Option([], "--param", help="Backend parameter NAME=VALUE (JSON values allowed); repeatable."),
+    parent: Optional[str] = typer.Option(None, help="Run id this one derives from."),
+    db: Optional[Path] = DbOption,
+    author: Optional[str] = AuthorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Generate one clip, log the run and print where the clip is."""
+    with _errors():
+        width, height = parse_size(size)
+        fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
+                      steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent)
+        from explorer.request import Request
+
+        request = Request(**fields)
+        lab = _lab(db, author)
+        run = _generate(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step), as_json)
+    _finish(run, as_json)
+
+
+def _generate(lab, action, as_json: bool):
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the failure is printed below instead
+            return _run_with_progress(lab, action, quiet=not err.is_terminal)
+    except KeyboardInterrupt:
+        err.print("[yellow]cancelled[/yellow] (logged as cancelled)")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def fork(
+    source: str = typer.Argument(..., help="Run id (or unique prefix) or an MP4 made by Clip Explorer."),
+    set_: list[str] = typer.Option([], "--set", help="Field to change, NAME=VALUE, e.g. --set seed=7 --set prompt='blue kite'; repeatable."),
+    db: Optional[Path] = DbOption,
+    author: Optional[str] = AuthorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a logged run (or a clip file's recipe) again with some fields changed, recording the parent."""
+    with _errors():
+        changes = _parse_params(set_)
+        if isinstance(changes.get("size"), str):
+            changes["width"], changes["height"] = parse_size(changes.pop("size"))
+        lab = _lab(db, author)
+        run = _generate(lab, lambda on_step: _fork(lab, source, changes, on_step), as_json)
+    _finish(run, as_json)
+
+
+def _fork(lab, source, changes, on_step):
+    base, parent = lab._source(source)
+    return lab.generate(base.replace(**changes, parent=parent), progress=False, on_step=on_step)
+
+
+@app.command()
+def runs(
+    text: Optional[str] = typer.Option(None, help="Only prompts containing this text."),
+    tag: Optional[str] = typer.Option(None, help="Only runs carrying this tag."),
+    author: Optional[str] = typer.Option(None, help="Only runs by this author."),
+    backend: Optional[str] = typer.Option(None, help="Only this backend."),
+    status: Optional[str] = typer.Option(None, help="succeeded, failed, cancelled or running."),
+    min_rating: Optional[float] = typer.Option(None, help="Only runs whose mean rating is at least this."),
+    sort: str = typer.Option("newest", help="newest, oldest or rating."),
+    limit: int = typer.Option(50, help="At most this many rows."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List logged runs, newest first."""
+    with _errors():
+        lab = _lab(db)
+        frame = lab.runs(text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating, sort=sort, limit=limit)
+    if as_json:
+        out.print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
+        return
+    table = Table("id", "when (UTC)", "status", "author", "backend", "prompt", "seed", "size", "rating", "tags")
+    for row in frame.itertuples():
+        rating = f"{row.rating:.1f} ({row.ratings})" if row.ratings else ""
+        table.add_row(row.id, f"{row.created_at:%Y-%m-%d %H:%M}", row.status, row.author, row.backend, row.prompt[:40], str(row.seed),
+                      f"{row.width}x{row.height}", rating, ", ".join(row.tags))
+    out.print(table)
+    out.print(f"{len(frame)} run(s) in {lab.log.path}")
+
+
+@app.command()
+def rate(
+    run_id: str = typer.Argument(..., help="Run id or unique prefix."),
+    score: int = typer.Argument(..., help="Stars, 1 to 5."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag; repeatable."),
+    note: Optional[str] = typer.Option(None, help="A free-text note."),
+    author: Optional[str] = AuthorOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Rate a run 1–5 stars (your latest rating counts)."""
+    with _errors():
+        lab = _lab(db, author)
+        lab.rate(run_id, score, tags=tag, note=note)
+        out.print(f"rated {lab.log.resolve(run_id)} {'★' * score}{'☆' * (5 - score)} as {lab.author}")
+
+
+@app.command()
+def vote(
+    winner_id: str = typer.Argument(..., help="The run that won."),
+    loser_id: str = typer.Argument(..., help="The run that lost."),
+    tie: bool = typer.Option(False, help="Neither won."),
+    author: Optional[str] = AuthorOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Record a pairwise preference between two runs."""
+    with _errors():
+        lab = _lab(db, author)
+        lab.vote(winner_id, loser_id, tie=tie)
+        out.print(f"vote recorded: {'tie between' if tie else 'winner'} {lab.log.resolve(winner_id)} {'and' if tie else 'over'} {lab.log.resolve(loser_id)}")
+
+
+@app.command()
+def annotate(
+    run_id: str = typer.Argument(..., help="Run id or unique prefix."),
+    text: str = typer.Argument(..., help="The note."),
+    frame: int = typer.Option(0, help="Frame the note is about (0-based)."),
+    end_frame: Optional[int] = typer.Option(None, help="Last frame, for a range."),
+    author: Optional[str] = AuthorOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Attach a note to a frame (or frame range) of a run."""
+    with _errors():
+        lab = _lab(db, author)
+        lab.annotate(run_id, text, frame=frame, end_frame=end_frame)
+        out.print(f"note added to {lab.log.resolve(run_id)} at frame {frame}")
+
+
+@app.command()
+def show(
+    target: str = typer.Argument(..., help="Run id (or prefix), or an MP4 made by Clip Explorer."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Print a run (or the recipe inside a clip file): request, outcome, media, ratings."""
+    with _errors():
+        if target.lower().endswith(".mp4"):
+            from explorer.media import read_recipe
+
+            recipe = read_recipe(target)
+            if as_json:
+                out.print_json(json.dumps(recipe))
+            else:
+                out.print(f"clip [bold]{target}[/bold] from run [bold]{recipe.get('run')}[/bold]")
+                for key, value in recipe["request"].items():
+                    out.print(f"  {key}: {value!r}", highlight=False)
+                out.print(f"fork it: explorer fork {target} --set seed=…")
+            return
+        lab = _lab(db)
+        row = lab.log.run(target)
+        ratings = lab.ratings(row["id"])[["author", "score", "tags", "note", "created_at"]]
+    if as_json:
+        row["ratings"] = json.loads(ratings.to_json(orient="records", date_format="iso"))
+        out.print_json(json.dumps(row, default=str))
+        return
+    out.print(f"run [bold]{row['id']}[/bold] {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
+    for key, value in row["request"].items():
+        out.print(f"  {key}: {value!r}", highlight=False)
+    for key in ("media", "media_sha256", "duration_s", "device", "error", "hint"):
+        if row.get(key) is not None:
+            out.print(f"  {key}: {row[key]}", highlight=False)
+    for r in ratings.itertuples():
+        out.print(f"  rated {'★' * r.score} by {r.author}" + (f" tags {', '.join(r.tags)}" if len(r.tags) else "") + (f": {r.note}" if r.note else ""))
+
+
+@app.command()
+def lineage(run_id: str = typer.Argument(..., help="Run id or unique prefix."), db: Optional[Path] = DbOption) -> None:
+    """Show a run's ancestors and descendants."""
+    with _errors():
+        frame = _lab(db).lineage(run_id)
+    for row in frame.itertuples():
+        marker = "→" if row.depth == 0 else " "
+        out.print(f"{marker} {'  ' * (row.depth - frame.depth.min())}{row.id} {row.status} seed={row.seed} {row.prompt!r}", highlight=False)
+
+
+@app.command()
+def backends() -> None:
+    """List the installed backends."""
+    from explorer import backends as registry
+
+    for name in registry.available():
+        out.print(name)
+
+
+@app.command()
+def demo(
+    db: Path = typer.Option(Path("demo/explorer.duckdb"), "--db", help="Where the demo log goes (started fresh)."),
+    keep: bool = typer.Option(False, help="Add to an existing demo log instead of starting fresh."),
+) -> None:
+    """Generate a handful of sketch clips into a fresh log, rate and fork a few, and say where to look."""
+    from explorer.demo import run_demo
+
+    with _errors():
+        run_demo(db, fresh=not keep, console=out)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,298 @@
+"""The one entry point: ``lab = explorer.open(path)``, then generate, fork, rate, vote, annotate and query.
+
+>>> import explorer
+>>> lab = explorer.open("/tmp/lab-doc.duckdb", author="ada")
+>>> first = lab.generate("neon city rain", seed=3, frames=8, progress=False)
+>>> other = lab.fork(first, seed=4, progress=False)
+>>> other.request.parent == first.id
+True
+>>> _ = lab.rate(first, 4, tags=["moody"])
+>>> int(lab.runs(tag="moody").shape[0])
+1
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from explorer import backends
+from explorer.backends.base import Cancelled, RunControl, Step
+from explorer.log import Log, default_author, default_db_path
+from explorer.log import queries
+from explorer.media import MediaError, check_frames, read_recipe
+from explorer.request import Request, RequestError
+
+
+@dataclass(frozen=True)
+class Run:
+    """One logged run: its request, outcome and clip."""
+
+    id: str
+    status: str
+    request: Request
+    media: Path | None = None
+    sha256: str | None = None
+    error: str | None = None
+    hint: str | None = None
+    duration_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def raise_for_status(self) -> Run:
+        """Raise RuntimeError for a failed or cancelled run; return the run otherwise."""
+        if not self.ok:
+            detail = f": {self.error}" if self.error else ""
+            hint = f" (hint: {self.hint})" if self.hint else ""
+            raise RuntimeError(f"run {self.id} {self.status}{detail}{hint}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        request = self.request.to_dict()
+        return {
+            "id": self.id, "status": self.status, "media": str(self.media) if self.media else None, "sha256": self.sha256,
+            "error": self.error, "hint": self.hint, "duration_s": self.duration_s, **request,
+        }
+
+    def __repr__(self) -> str:
+        outcome = f"{self.media}" if self.ok else f"{self.error or ''}"
+        return f"<Run {self.id} {self.status} {self.request.backend} seed={self.request.seed} {self.request.prompt!r} {outcome}>"
+
+
+def open(path: str | os.PathLike | None = None, *, author: str | None = None) -> Lab:  # noqa: A001 - the documented entry point
+    """Open (or create) a log; ``path`` falls back to ``EXPLORER_DB``, then ``explorer.duckdb`` here."""
+    return Lab(default_db_path(path), author=author)
+
+
+class Lab:
+    """Generate clips and record taste in one log. Create with :func:`explorer.open`."""
+
+    def __init__(self, path: str | os.PathLike, *, author: str | None = None):
+        self.log = Log(path)
+        self.author = author or default_author()
+
+    def __repr__(self) -> str:
+        return f"<Lab {self.log.path} author={self.author!r}>"
+
+    # -- making clips --------------------------------------------------------
+
+    def generate(self, prompt: str | Request | None = None, *, progress: bool = True, on_step: Callable[[Step], None] | None = None,
+                 control: RunControl | None = None, _sweep: tuple[str, dict] | None = None, **fields: Any) -> Run:
+        """Make one clip and log the run, whatever its outcome.
+
+        ``prompt`` is text or a whole :class:`Request`; other request fields go as
+        keywords (``seed=``, ``frames=``, ``backend=``…). An invalid request raises
+        :class:`RequestError` before anything runs. A run that fails or is
+        cancelled is logged and returned with ``status`` saying so (check
+        ``run.ok`` or call ``run.raise_for_status()``). A kernel interrupt is
+        logged as cancelled, then re-raised so loops stop.
+        """
+        request = _as_request(prompt, fields)
+        backend = backends.get(request.backend)
+        backend.check(request)
+        control = control or RunControl()
+        bar = _progress_bar(request) if progress else None
+        control.on_step = _chain(on_step, bar)
+        sweep_id, sweep_cell = _sweep or (None, None)
+
+        run_id = self.log.start_run(request, author=self.author, sweep_id=sweep_id, sweep_cell=sweep_cell)
+        started = time.perf_counter()
+        control.started = started
+        outcome: dict[str, Any] = {"versions": _versions(), "device": "cpu"}
+        try:
+            info = backend.info(request)
+            outcome["backend_info"] = info
+            outcome["device"] = info.get("device", "cpu")
+            frames = check_frames(backend.generate(request, control))
+            generated = time.perf_counter()
+            clip = self.log.media.put(frames, request.fps, recipe={"run": run_id, "request": request.to_dict()})
+            encoded = time.perf_counter()
+            timings = {"generate_s": generated - started, "encode_s": encoded - generated}
+            self.log.finish_run(run_id, "succeeded", clip=clip, duration_s=encoded - started, timings=timings, **outcome)
+            return Run(run_id, "succeeded", request, clip.path, clip.sha256, duration_s=encoded - started)
+        except Cancelled as exc:
+            return self._end(run_id, "cancelled", request, started, outcome, str(exc))
+        except KeyboardInterrupt:
+            self._end(run_id, "cancelled", request, started, outcome, "interrupted (KeyboardInterrupt)")
+            raise
+        except Exception as exc:  # noqa: BLE001 - any backend fault becomes a logged failure, the kernel stays usable
+            hint = backend.hint(exc) or (None if not isinstance(exc, MediaError) else "the backend returned frames that are not a clip")
+            return self._end(run_id, "failed", request, started, outcome, f"{type(exc).__name__}: {exc}", hint)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _end(self, run_id: str, status: str, request: Request, started: float, outcome: dict, error: str, hint: str | None = None) -> Run:
+        duration = time.perf_counter() - started
+        self.log.finish_run(run_id, status, error=error, hint=hint, duration_s=duration, **outcome)
+        if status == "failed":
+            warnings.warn(f"run {run_id} failed: {error}" + (f" (hint: {hint})" if hint else ""), RuntimeWarning, stacklevel=3)
+        return Run(run_id, status, request, error=error, hint=hint, duration_s=duration)
+
+    def variations(self, source: str | Run | Request, n: int = 4, *, progress: bool = True, **changes: Any) -> list[Run]:
+        """``n`` runs of the same request with the next ``n`` seeds, each recording ``source`` as its parent."""
+        base, parent = self._source(source)
+        base = base.replace(**changes) if changes else base
+        requests = [base.replace(seed=(base.seed + i) % (2**63 - 1), parent=parent) for i in range(1, n + 1)]
+        return [self.generate(r, progress=progress) for r in requests]
+
+    def fork(self, source: str | Run | Request | os.PathLike, *, progress: bool = True, **changes: Any) -> Run:
+        """Run ``source`` again with some fields changed, recording it as the parent.
+
+        ``source`` is a run id (or unique prefix), a :class:`Run`, or the path of
+        an MP4 made by Clip Explorer (its recipe travels inside the file).
+        """
+        base, parent = self._source(source)
+        return self.generate(base.replace(**changes, parent=parent), progress=progress)
+
+    def rerun(self, source: str | Run, *, progress: bool = True) -> Run:
+        """The same request again (same seed: the same frames, on the same device)."""
+        base, _ = self._source(source)
+        return self.generate(base, progress=progress)
+
+    def sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, progress: bool = True, **fields: Any) -> pd.DataFrame:
+        """Run every combination of ``axes`` (e.g. ``{"seed": [1, 2], "guidance": [3, 9]}``) and return the runs.
+
+        Every cell is validated before the first one runs; the sweep is logged
+        with its runs, so ``lab.runs(sweep=id)`` reopens it later.
+        """
+        request = _as_request(base, fields)
+        if not axes or not all(isinstance(v, (list, tuple)) and v for v in axes.values()):
+            raise RequestError(["axes: give each field a non-empty list of values, e.g. {'seed': [1, 2, 3]}"])
+        names = list(axes)
+        cells = [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
+        requests = [request.replace(**cell) for cell in cells]
+        for r in requests:
+            backends.get(r.backend).check(r)
+        sweep_id = self.log.add_sweep(request, {k: list(v) for k, v in axes.items()}, author=self.author, name=name)
+        for cell, r in zip(cells, requests):
+            self.generate(r, progress=progress, _sweep=(sweep_id, cell))
+        return self.runs(sweep=sweep_id, sort="oldest")
+
+    def _source(self, source: Any) -> tuple[Request, str | None]:
+        if isinstance(source, Request):
+            return source, source.parent
+        if isinstance(source, Run):
+            return source.request, source.id
+        if isinstance(source, (str, Path)) and str(source).lower().endswith(".mp4"):
+            recipe = read_recipe(source)
+            return Request.from_dict(recipe["request"]), recipe.get("run")
+        row = self.log.run(str(source))
+        return Request.from_dict(row["request"]), row["id"]
+
+    # -- taste -----------------------------------------------------------------
+
+    def rate(self, run: str | Run, score: int, *, tags: list[str] | tuple[str, ...] | str = (), note: str | None = None) -> str:
+        """Give a run 1–5 stars (plus tags and a note); a new rating replaces your earlier one."""
+        return self.log.rate(_id(run), score, author=self.author, tags=tags, note=note)
+
+    def vote(self, winner: str | Run, loser: str | Run, *, tie: bool = False) -> str:
+        """Record a pairwise preference (``tie=True`` when neither wins)."""
+        return self.log.vote(_id(winner), _id(loser), author=self.author, tie=tie)
+
+    def annotate(self, run: str | Run, text: str, *, frame: int = 0, end_frame: int | None = None, region: dict[str, float] | None = None) -> str:
+        """A note on a frame (or frame range), optionally on a box ``{"x","y","w","h"}`` in fractions of the frame."""
+        return self.log.annotate(_id(run), text, author=self.author, frame=frame, end_frame=end_frame, region=region)
+
+    # -- reading -----------------------------------------------------------------
+
+    def runs(self, **filters: Any) -> pd.DataFrame:
+        """Runs as a DataFrame; filters: text, tag, author, backend, model, status, min_rating, parent, sweep, sort, limit."""
+        return queries.runs(self.log, **filters)
+
+    def run(self, run_id: str) -> Run:
+        row = self.log.run(run_id)
+        return Run(row["id"], row["status"], Request.from_dict(row["request"]), Path(row["media"]) if row["media"] else None,
+                   row["media_sha256"], row["error"], row["hint"], row["duration_s"])
+
+    def ratings(self, run: str | Run | None = None, *, latest: bool = True) -> pd.DataFrame:
+        return queries.ratings(self.log, None if run is None else _id(run), latest=latest)
+
+    def votes(self) -> pd.DataFrame:
+        return queries.votes(self.log)
+
+    def annotations(self, run: str | Run | None = None) -> pd.DataFrame:
+        return queries.annotations(self.log, None if run is None else _id(run))
+
+    def lineage(self, run: str | Run) -> pd.DataFrame:
+        """Ancestors (depth < 0), the run (0) and descendants (depth > 0)."""
+        return queries.lineage(self.log, _id(run))
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """Any SQL over the log's tables (runs, media, ratings, votes, annotations, sweeps)."""
+        return self.log.query(query, params)
+
+
+def _id(run: str | Run) -> str:
+    return run.id if isinstance(run, Run) else run
+
+
+def _as_request(prompt: str | Request | None, fields: dict[str, Any]) -> Request:
+    if isinstance(prompt, Request):
+        return prompt.replace(**fields) if fields else prompt
+    if prompt is not None:
+        fields = {"prompt": prompt, **fields}
+    if isinstance(fields.get("size"), str):
+        from explorer.request import parse_size
+
+        fields["width"], fields["height"] = parse_size(fields.pop("size"))
+    return Request(**fields)
+
+
+def _chain(*callbacks: Any) -> Callable[[Step], None] | None:
+    active = [c for c in callbacks if c is not None]
+    if not active:
+        return None
+
+    def on_step(step: Step) -> None:
+        for callback in active:
+            callback(step)
+
+    return on_step
+
+
+class _TqdmSteps:
+    """A tqdm bar fed by step callbacks (tqdm.auto: a widget in notebooks, text in terminals)."""
+
+    def __init__(self, request: Request):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=request.steps, desc=f"{request.backend}: {request.prompt[:40]}", unit="step", leave=False)
+
+    def __call__(self, step: Step) -> None:
+        self.bar.total = step.total
+        self.bar.n = step.index
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar(request: Request) -> _TqdmSteps | None:
+    try:
+        return _TqdmSteps(request)
+    except Exception:  # noqa: BLE001 - a missing terminal or widget front end must not stop a run
+        return None
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import duckdb
+    import numpy
+
+    from explorer import __version__
+
+    return {"explorer": __version__, "python": platform.python_version(), "numpy": numpy.__version__, "av": av.__version__,
+            "duckdb": duckdb.__version__, "platform": sys.platform}
+

@@ -1,0 +1,262 @@
+"""The log: every run, rating, vote and annotation, as rows in one DuckDB file.
+
+Runs are written twice (``running`` when they start, their outcome when they
+end) inside short transactions, so a reader sees either state, never half of
+one. Reviewer rows (ratings, votes, annotations) are append-only: a changed
+rating is a new row and the latest row per (run, author) counts.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pandas as pd
+
+from explorer.log.clock import utcnow
+from explorer.log.connection import LogBusy, LogConnection
+from explorer.log.migrations import MIGRATIONS, applied, migrate
+from explorer.media import MediaStore, StoredClip
+from explorer.request import Request
+
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+DEFAULT_DB = "explorer.duckdb"
+
+__all__ = ["Log", "LogBusy", "LogError", "default_author", "default_db_path", "new_id"]
+
+
+class LogError(ValueError):
+    """A log that cannot be opened, or a write that names something the log does not hold."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def default_author() -> str:
+    """``EXPLORER_AUTHOR``, else the JupyterHub user, else the login name."""
+    for variable in ("EXPLORER_AUTHOR", "JUPYTERHUB_USER"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"
+
+
+def default_db_path(db: str | os.PathLike | None = None) -> Path:
+    """``db`` if given, else ``EXPLORER_DB``, else ``explorer.duckdb`` in the working folder."""
+    return Path(db or os.environ.get("EXPLORER_DB") or DEFAULT_DB)
+
+
+def media_folder_for(db_path: Path) -> Path:
+    """Clips live beside the log: ``team.duckdb`` keeps them in ``team-media/``."""
+    return db_path.with_name(db_path.stem + "-media")
+
+
+class Log:
+    """One log file and its media folder.
+
+    >>> log = Log("/tmp/doc-log.duckdb")
+    >>> log.path.name
+    'doc-log.duckdb'
+    """
+
+    def __init__(self, path: str | os.PathLike, *, linger: float = 0.5, timeout: float = 60.0):
+        self.path = Path(path).expanduser().resolve()
+        if self.path.is_dir():
+            raise LogError(f"{self.path} is a folder; give the path of a .duckdb file")
+        self.media = MediaStore(media_folder_for(self.path))
+        self.connection = LogConnection(self.path, linger=linger, timeout=timeout)
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            with self.connection.session() as conn:
+                done = applied(conn)
+                unknown = sorted(set(done) - {name for name, _ in MIGRATIONS})
+                if unknown:
+                    raise LogError(f"{self.path} was written by a newer Clip Explorer (schema {unknown[-1]}); upgrade clip-explorer to open it")
+                if not done:
+                    tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+                    if tables:
+                        raise LogError(f"{self.path} is a DuckDB database but not a Clip Explorer log (it holds tables {', '.join(tables[:5])}); choose another --db")
+                migrate(conn)
+        except (duckdb.IOException, duckdb.SerializationException, duckdb.InvalidInputException, duckdb.CatalogException) as exc:
+            self.connection.release()
+            raise LogError(f"{self.path} cannot be opened as a Clip Explorer log: it is not a DuckDB database or is damaged ({_first_line(exc)})") from None
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # -- runs --------------------------------------------------------------
+
+    def start_run(self, request: Request, *, author: str, run_id: str | None = None, sweep_id: str | None = None, sweep_cell: dict | None = None) -> str:
+        run_id = run_id or new_id()
+        r = request
+        with self.connection.session() as conn:
+            conn.execute(
+                """INSERT INTO runs (id, created_at, author, status, backend, model, prompt, negative_prompt, seed, frames, fps,
+                                     width, height, steps, guidance, parent_id, request, sweep_id, sweep_cell)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, utcnow(), author, r.backend, r.model, r.prompt, r.negative_prompt, r.seed, r.frames, r.fps,
+                 r.width, r.height, r.steps, r.guidance, r.parent, json.dumps(r.to_dict()), sweep_id,
+                 json.dumps(sweep_cell) if sweep_cell is not None else None],
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, *, clip: StoredClip | None = None, error: str | None = None, hint: str | None = None,
+                   duration_s: float | None = None, timings: dict | None = None, device: str | None = None,
+                   versions: dict | None = None, backend_info: dict | None = None) -> None:
+        if status not in RUN_STATUSES[1:]:
+            raise LogError(f"status: must be one of {', '.join(RUN_STATUSES[1:])} (got {status!r})")
+        with self.connection.session() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                if clip is not None:
+                    row = clip.to_row(self.media.root)
+                    conn.execute(
+                        """INSERT INTO media (sha256, path, poster, thumb, bytes, frames, width, height, fps, created_at)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                        [*row.values(), utcnow()],
+                    )
+                conn.execute(
+                    """UPDATE runs SET status = ?, finished_at = ?, error = ?, hint = ?, duration_s = ?, timings = ?, device = ?,
+                                       versions = ?, backend_info = ?, media_sha256 = ?
+                       WHERE id = ?""",
+                    [status, utcnow(), error, hint, duration_s, _json(timings), device, _json(versions), _json(backend_info),
+                     clip.sha256 if clip else None, run_id],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def add_sweep(self, base: Request, axes: dict[str, list], *, author: str, name: str | None = None) -> str:
+        sweep_id = new_id()
+        with self.connection.session() as conn:
+            conn.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?, ?)",
+                         [sweep_id, utcnow(), author, name, json.dumps(base.to_dict()), json.dumps(axes)])
+        return sweep_id
+
+    # -- reviewer rows (append-only) ----------------------------------------
+
+    def rate(self, run_id: str, score: int, *, author: str, tags: Iterable[str] = (), note: str | None = None) -> str:
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise LogError(f"score: must be a whole number from 1 to 5 (got {score!r})")
+        tags = _clean_tags(tags)
+        rating_id = new_id()
+        with self.connection.session() as conn:
+            run_id = self._resolve(conn, run_id)
+            conn.execute("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?)", [rating_id, run_id, author, utcnow(), score, tags, note or None])
+        return rating_id
+
+    def vote(self, winner: str, loser: str, *, author: str, tie: bool = False) -> str:
+        vote_id = new_id()
+        with self.connection.session() as conn:
+            winner, loser = self._resolve(conn, winner), self._resolve(conn, loser)
+            if winner == loser:
+                raise LogError(f"a vote needs two different runs (got {winner} twice)")
+            conn.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?)", [vote_id, winner, loser, bool(tie), author, utcnow()])
+        return vote_id
+
+    def annotate(self, run_id: str, text: str, *, author: str, frame: int = 0, end_frame: int | None = None,
+                 region: dict[str, float] | None = None) -> str:
+        if not text or not text.strip():
+            raise LogError("text: an annotation needs some text")
+        if region is not None:
+            _check_region(region)
+        annotation_id = new_id()
+        with self.connection.session() as conn:
+            run_id = self._resolve(conn, run_id)
+            frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run_id]).fetchone()
+            for name, value in (("frame", frame), ("end_frame", end_frame)):
+                if value is not None and not (isinstance(value, int) and 0 <= value < frames):
+                    raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {value!r})")
+            if end_frame is not None and end_frame < frame:
+                raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
+            conn.execute(
+                "INSERT INTO annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [annotation_id, run_id, author, utcnow(), frame, end_frame, frame / fps,
+                 None if end_frame is None else end_frame / fps, _json(region), text.strip()],
+            )
+        return annotation_id
+
+    # -- reading -------------------------------------------------------------
+
+    def resolve(self, run_id: str) -> str:
+        """The full id of a run given its id or a unique prefix (like git)."""
+        with self.connection.session() as conn:
+            return self._resolve(conn, run_id)
+
+    def _resolve(self, conn: duckdb.DuckDBPyConnection, run_id: str) -> str:
+        if not isinstance(run_id, str) or not run_id:
+            raise LogError(f"run id: expected a run id string (got {run_id!r})")
+        matches = [i for (i,) in conn.execute("SELECT id FROM runs WHERE starts_with(id, ?) LIMIT 2", [run_id]).fetchall()]
+        if not matches:
+            raise LogError(f"run id: no run {run_id!r} in {self.path.name}")
+        if len(matches) > 1:
+            raise LogError(f"run id: {run_id!r} matches several runs; give more characters")
+        return matches[0]
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run SQL against the log and return a DataFrame (the connection is held only for the query)."""
+        with self.connection.session() as conn:
+            return conn.execute(sql, params or []).df()
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run as a dict, with its request parsed and its media paths resolved."""
+        with self.connection.session() as conn:
+            run_id = self._resolve(conn, run_id)
+            frame = conn.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
+        row = frame.iloc[0].to_dict()
+        for key in ("request", "timings", "versions", "backend_info", "sweep_cell"):
+            if isinstance(row.get(key), str):
+                row[key] = json.loads(row[key])
+        row = {k: (None if _isna(v) else v) for k, v in row.items()}
+        row["media"] = str(self.media.path(row["media_sha256"])) if row.get("media_sha256") else None
+        return row
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    cleaned = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise LogError(f"tags: each tag must be non-empty text (got {tag!r})")
+        tag = tag.strip().lower()
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _check_region(region: dict[str, float]) -> None:
+    keys = {"x", "y", "w", "h"}
+    if not isinstance(region, dict) or set(region) != keys:
+        raise LogError(f"region: must be a dict with keys x, y, w, h as fractions of the frame (got {region!r})")
+    for key, value in region.items():
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise LogError(f"region.{key}: must be between 0 and 1 (got {value!r})")
+    if region["x"] + region["w"] > 1.0001 or region["y"] + region["h"] > 1.0001:
+        raise LogError(f"region: the box reaches outside the frame (got {region!r})")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

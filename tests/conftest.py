@@ -1,0 +1,20 @@
+"""Shared fixtures: a fresh log per test, real DuckDB, real PyAV."""
+
+from __future__ import annotations
+
+import pytest
+
+import explorer
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = explorer.open(tmp_path / "log.duckdb", author="tester")
+    yield lab
+    lab.log.close()
+
+
+@pytest.fixture
+def small():
+    """Request fields for a quick clip."""
+    return dict(frames=6, width=64, height=48, steps=3, fps=6)
