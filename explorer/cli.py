@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -30,7 +31,7 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 
 def _range(name: str) -> str:
     low, high = LIMITS[name]
-    return f"{low:g}–{high:g}"
+    return "–".join(str(int(v)) if float(v).is_integer() else str(v) for v in (low, high))
 
 
 @contextmanager
@@ -185,13 +186,14 @@ def runs(
     if as_json:
         out.print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
         return
-    table = Table("id", "when (UTC)", "status", "author", "backend", "prompt", "seed", "size", "rating", "tags")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, expand=False)
+    for name, width in (("id", 12), ("when (UTC)", 11), ("status", 9), ("rating", 7), ("prompt", 0), ("seed", 4), ("tags", 0), ("author", 0)):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width or None, max_width=None if width else 28)
     for row in frame.itertuples():
         rating = f"{row.rating:.1f} ({row.ratings})" if row.ratings else ""
-        table.add_row(row.id, f"{row.created_at:%Y-%m-%d %H:%M}", row.status, row.author, row.backend, row.prompt[:40], str(row.seed),
-                      f"{row.width}x{row.height}", rating, ", ".join(row.tags))
+        table.add_row(row.id, f"{row.created_at:%m-%d %H:%M}", row.status, rating, row.prompt, str(row.seed), ", ".join(row.tags), row.author)
     out.print(table)
-    out.print(f"{len(frame)} run(s) in {lab.log.path}")
+    out.print(f"{len(frame)} run(s) in {lab.log.path}", soft_wrap=True)
 
 
 @app.command()

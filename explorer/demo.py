@@ -30,7 +30,7 @@ def run_demo(db: Path, *, fresh: bool = True, console: Console | None = None) ->
     for prompt, seed in PROMPTS:
         run = lab.generate(prompt, seed=seed, frames=24, fps=12, width=320, height=192, progress=False).raise_for_status()
         made.append(run)
-        console.print(f"  [green]✓[/green] {run.id}  {prompt!r:40} {run.duration_s * 1000:5.0f} ms  {run.media.name[:16]}…mp4")
+        console.print(f"  [green]✓[/green] {run.id}  {prompt!r:36} {run.duration_s * 1000:5.0f} ms")
     fork = lab.fork(made[0], prompt="sunset birds flying over the sea, neon", progress=False).raise_for_status()
     console.print(f"  [green]✓[/green] {fork.id}  fork of {made[0].id} with 'neon' added")
     for variation in lab.variations(made[1], n=2, progress=False):
@@ -42,13 +42,12 @@ def run_demo(db: Path, *, fresh: bool = True, console: Console | None = None) ->
 
     runs = lab.runs()
     console.print()
-    console.print(f"[bold]{len(runs)} runs logged[/bold] in {db.resolve()}")
-    console.print(f"clips (MP4, H.264; open one in a browser): {media_folder_for(db.resolve())}/")
-    console.print(f"  e.g. {made[0].media}")
+    console.print(f"[bold]{len(runs)} runs logged[/bold] in {db.resolve()}", soft_wrap=True)
+    console.print(f"clips (MP4, H.264; open one in a browser): {media_folder_for(db.resolve())}/", soft_wrap=True)
+    console.print(f"  e.g. {made[0].media}", soft_wrap=True)
     console.print("next:")
-    console.print(f"  explorer runs --db {db}              # the log as a table")
-    console.print(f"  explorer show {made[0].id} --db {db}     # one run, its recipe and ratings")
-    console.print(f"  explorer fork {made[0].id} --set seed=9 --db {db}")
+    for line in (f"explorer runs --db {db}", f"explorer show {made[0].id} --db {db}", f"explorer fork {made[0].id} --set seed=9 --db {db}"):
+        console.print(f"  {line}", soft_wrap=True, highlight=False)
     return db
 
 

@@ -14,6 +14,11 @@ Verbs in the mediapy way: ``mp4_from_frames`` encodes, ``read_frames`` decodes,
 Encoding is FFmpeg's libx264 through PyAV (its libraries ship inside the PyAV
 wheel): H.264, yuv420p, ``+faststart`` so a browser starts playing before the
 whole file arrives.
+
+The same frames usually, but not always, encode to the same bytes (x264 inside
+the MP4 muxer varied by a few bytes between identical runs on this machine), so
+the hash names and verifies a file; the run id is what identifies a take, and
+the frames a backend returns are what is reproducible.
 """
 
 from __future__ import annotations
@@ -67,13 +72,19 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, recipe: d
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         if recipe is not None:
             container.metadata[RECIPE_KEY] = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = container.add_stream("libx264", rate=rate)
+        stream.codec_context.time_base = 1 / rate
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        # One thread: the same frames give the same bytes, so the content hash is stable.
+        # One thread keeps encoding cheap to share with generation; note that x264 in MP4 was seen to vary a
+        # few bytes between identical encodes here, so a clip's identity is its run, the hash only names the file.
         stream.options = {"preset": preset, "crf": str(crf), "threads": "1"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        for index, frame in enumerate(frames):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = index
+            video_frame.time_base = 1 / rate
+            container.mux(stream.encode(video_frame))
         container.mux(stream.encode())
 
 

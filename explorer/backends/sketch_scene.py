@@ -457,7 +457,7 @@ def _make_sprites(rng: np.random.Generator, shape: str, motion: str, fg: np.ndar
         col = col * (0.55 + 0.45 * depth) + bg_mid * (0.45 - 0.45 * depth)  # haze for far objects
         if shape == "square":
             aspect = float(rng.uniform(0.45, 1.1))
-            angle = float(rng.normal(0.0, 0.08))
+            angle = float(rng.normal(0.0, 0.04))
         elif shape == "triangle":
             aspect = float(rng.uniform(0.7, 1.5))
             angle = float(rng.normal(0.0, 0.06))
@@ -651,7 +651,7 @@ class _Context:
             p = (a.x + direction * t) % 1.0
             x = wrap(p, mx)
             y = (a.row + 1.0) / (rows + 1.0) + 0.07 * u / h * np.sin(_TWO_PI * (2.0 * p - 2.0 * t + a.row / 3.0))
-            ang = a.angle + 0.3 * np.cos(_TWO_PI * (2.0 * p - 2.0 * t + a.row / 3.0))
+            ang = a.angle + 1.2 * a.sway * np.cos(_TWO_PI * (2.0 * p - 2.0 * t + a.row / 3.0))
         elif motion == "bounce":
             sgn = np.where(a.phase2 < 0.5, 1.0, -1.0)
             x = wrap((a.x + sgn * t) % 1.0, mx)

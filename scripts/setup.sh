@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv in the checkout (once) and install Clip Explorer into it, editable, with the test tools.
+# Sourced by demo.sh and test.sh; safe to run again (it only installs what is missing or changed).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+# Re-install only when pyproject.toml changed since the last install.
+stamp=.venv/.explorer-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+  touch "$stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: install into .venv, then run pytest over tests/ and the docstring examples.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+python -m pytest tests explorer --doctest-modules -p no:cacheprovider "$@"
