@@ -37,6 +37,10 @@ from typing import Iterator
 import duckdb
 
 
+MAX_BACKOFF_S = 0.01  # waiters poll at most 10 ms apart: a turn costs ~20 ms, so a slower poll wastes turns
+COURTESY_S = 0.015  # after yielding to a waiter, wait this long before asking for the file again
+
+
 class LogBusy(TimeoutError):
     """The log stayed locked by another process for longer than the timeout."""
 
@@ -55,6 +59,7 @@ class LogConnection:
         self._last_used = 0.0
         self._closer: threading.Thread | None = None
         self._closed = False
+        self._courtesy_until = 0.0
         _open_connections.add(self)
 
     @contextmanager
@@ -72,7 +77,11 @@ class LogConnection:
                 self._depth -= 1
                 self._last_used = time.monotonic()
                 if self._depth == 0:
-                    if self.linger <= 0 or self._someone_waits():
+                    if self._someone_waits():
+                        self._release()
+                        # Courtesy pause before our next turn, so the waiter gets the file rather than us again.
+                        self._courtesy_until = time.monotonic() + COURTESY_S
+                    elif self.linger <= 0:
                         self._release()
                     else:
                         self._schedule_close()
@@ -92,6 +101,9 @@ class LogConnection:
     # -- lease -------------------------------------------------------------
 
     def _acquire(self) -> None:
+        pause = self._courtesy_until - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
         deadline = time.monotonic() + self.timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
@@ -128,7 +140,7 @@ class LogConnection:
         if time.monotonic() + delay > deadline:
             raise LogBusy(f"log {self.path} stayed locked by {holder} for {self.timeout:.0f} s; try again, or close the process holding it")
         time.sleep(delay * (0.5 + random.random()))
-        return min(delay * 2, 0.05)
+        return min(delay * 2, MAX_BACKOFF_S)
 
     def _someone_waits(self) -> bool:
         try:

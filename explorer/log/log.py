@@ -187,6 +187,18 @@ class Log:
             )
         return annotation_id
 
+    def bulk_insert(self, table: str, rows: pd.DataFrame) -> int:
+        """Append a DataFrame to a log table by column name (an import: ~10⁶ rows/s, unlike row-by-row inserts)."""
+        if table not in {"runs", "media", "ratings", "votes", "annotations", "sweeps"}:
+            raise LogError(f"table: not a log table: {table!r}")
+        with self.connection.session() as conn:
+            conn.register("_explorer_import", rows)
+            try:
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _explorer_import")
+            finally:
+                conn.unregister("_explorer_import")
+        return len(rows)
+
     # -- reading -------------------------------------------------------------
 
     def resolve(self, run_id: str) -> str:
