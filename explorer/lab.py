@@ -1,7 +1,7 @@
 """The one entry point: ``lab = explorer.open(path)``, then generate, fork, rate, vote, annotate and query.
 
->>> import explorer
->>> lab = explorer.open("/tmp/lab-doc.duckdb", author="ada")
+>>> import explorer, os, tempfile
+>>> lab = explorer.open(os.path.join(tempfile.mkdtemp(), "lab.duckdb"), author="ada")
 >>> first = lab.generate("neon city rain", seed=3, frames=8, progress=False)
 >>> other = lab.fork(first, seed=4, progress=False)
 >>> other.request.parent == first.id
