@@ -6,6 +6,9 @@ import pytest
 
 import explorer
 
+# Helper modules, imported by tests, not collected themselves (not even for doctests).
+collect_ignore = ["tiny_pipelines.py"]
+
 
 @pytest.fixture
 def lab(tmp_path):
