@@ -45,7 +45,7 @@ def run_demo(db: Path, *, fresh: bool = True, console: Console | None = None) ->
     console.print(f"[bold]{len(runs)} runs logged[/bold] in {db.resolve()}", soft_wrap=True)
     console.print(f"clips (MP4, H.264; open one in a browser): {media_folder_for(db.resolve())}/", soft_wrap=True)
     console.print(f"  e.g. {made[0].media}", soft_wrap=True)
-    console.print("next:")
+    console.print("next (after `source .venv/bin/activate`):")
     for line in (f"explorer runs --db {db}", f"explorer show {made[0].id} --db {db}", f"explorer fork {made[0].id} --set seed=9 --db {db}"):
         console.print(f"  {line}", soft_wrap=True, highlight=False)
     return db
