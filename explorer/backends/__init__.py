@@ -21,6 +21,7 @@ __all__ = ["Backend", "BackendError", "Cancelled", "Parameter", "RunControl", "S
 # Built-ins are listed here too, so a source checkout works before `pip install`.
 _BUILTIN = {
     "sketch": "explorer.backends.sketch:SketchBackend",
+    "diffusers": "explorer.backends.diffusers:DiffusersBackend",
 }
 _registered: dict[str, Callable[[], Backend]] = {}
 _instances: dict[str, Backend] = {}
