@@ -12,6 +12,9 @@ fi
 stamp=.venv/.explorer-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
+  # The CPU build of torch, pinned: the package itself asks only for a range (GPU users get their CUDA build),
+  # and an unpinned install here would pull a multi-GB CUDA build.
+  .venv/bin/python -m pip install --quiet "torch==${EXPLORER_TORCH:-2.13.0}"
   .venv/bin/python -m pip install --quiet -e '.[test]'
   touch "$stamp"
 fi

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-import explorer
+# No model hub here (and tests never send traffic off this machine): huggingface_hub reads this at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+
+import explorer  # noqa: E402
 
 # Helper modules, imported by tests, not collected themselves (not even for doctests).
 collect_ignore = ["tiny_pipelines.py"]

@@ -21,7 +21,6 @@ from explorer.backends.diffusers.frames import frames_from_output  # noqa: E402
 from explorer.request import Request, RequestError  # noqa: E402
 import tiny_pipelines  # noqa: E402 - a helper module beside the tests
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +116,18 @@ def test_previews_arrive_during_the_run_and_get_real_colours(lab, backend, t2v_f
     assert previews[0].shape[:2] == (32, 32)  # latent resolution: no VAE decode
     assert ("AnimateDiffPipeline", 4) in backend.projections  # fitted from the finished run
     assert backend.last_run["preview_s"] < backend.last_run["pipeline_s"]
+
+
+@pytest.mark.parametrize("family, frames, size, extra", [("ltx", 9, 32, {"max_sequence_length": 16}), ("wan", 9, 32, {"max_sequence_length": 16})])
+def test_other_text_to_video_families_and_their_latent_layouts(lab, backend, tmp_path, family, frames, size, extra):
+    folder = tiny_pipelines.build_text_to_video(tmp_path / family, family)
+    steps = []
+    run = lab.generate("a kite", backend="diffusers", model=str(folder), frames=frames, width=size, height=size, steps=2, guidance=1.0,
+                       extra={**extra, "preview_rate": 1000}, on_step=steps.append, progress=False)
+    assert run.ok, run.error
+    previews = [s.preview for s in steps]
+    assert len(previews) == 2 and all(p is not None and p.ndim == 3 and p.shape[2] == 3 for p in previews)
+    assert len(backend.projections) == 1  # the packed (LTX) or channels-first (Wan) latents were understood
 
 
 def test_previews_are_throttled(lab, backend, t2v_folder):
@@ -216,8 +227,7 @@ def test_missing_or_incomplete_model_folders_name_what_is_missing(lab, backend, 
     assert len(lab.runs()) == 0
 
 
-def test_a_hub_id_that_is_not_cached_is_a_clear_error_offline(lab, backend, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_a_hub_id_that_is_not_cached_is_a_clear_error_offline(lab, backend):
     with pytest.raises(RequestError, match="model: cannot load 'nobody/no-such-model' from the hub cache or the hub"):
         lab.generate("a kite", backend="diffusers", model="nobody/no-such-model", progress=False)
 
