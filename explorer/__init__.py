@@ -12,3 +12,8 @@ from explorer.request import Request, RequestError
 
 __version__ = "0.1.0"
 __all__ = ["Lab", "Request", "RequestError", "Run", "open", "__version__"]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server finds the extension here (enabled by the config file the package installs)."""
+    return [{"module": "explorer.server"}]

@@ -85,6 +85,13 @@ class Lab:
     def __repr__(self) -> str:
         return f"<Lab {self.log.path} author={self.author!r}>"
 
+    @property
+    def ui(self) -> Any:
+        """The widgets (``lab.ui.player(run)``, ``lab.ui.compare(...)``, …), bound to this lab."""
+        from explorer.widgets import UI
+
+        return UI(self)
+
     # -- making clips --------------------------------------------------------
 
     def generate(self, prompt: str | Request | None = None, *, progress: bool = True, on_step: Callable[[Step], None] | None = None,

@@ -1,9 +1,9 @@
 """The diffusers backend: any diffusers pipeline that makes frames, with live previews, cancel and honest failures.
 
-    >>> import explorer                                         # doctest: +SKIP
-    >>> lab = explorer.open("team.duckdb")
-    >>> run = lab.generate("a corgi surfing", backend="diffusers", model="Lightricks/LTX-Video",
-    ...                    frames=49, width=704, height=480, steps=30, extra={"dtype": "bf16"})
+    import explorer
+    lab = explorer.open("team.duckdb")
+    run = lab.generate("a corgi surfing", backend="diffusers", model="Lightricks/LTX-Video",
+                       frames=49, width=704, height=480, steps=30, extra={"dtype": "bf16"})
 
 ``model`` is a local pipeline folder (``pipe.save_pretrained(folder)``) or a hub
 id; the pipeline class comes from its ``model_index.json`` (or

@@ -1,0 +1,37 @@
+"""Server settings (``--ClipExplorer.db=…``) and which logs the server may read media for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Bool, Unicode
+from traitlets.config import Configurable
+
+
+class ClipExplorer(Configurable):
+    """Settings of the Clip Explorer server extension."""
+
+    db = Unicode(os.environ.get("EXPLORER_DB", "explorer.duckdb"), config=True,
+                 help="The team's log, for the review panel (relative paths are under the server's root folder).")
+    allow_outside_root = Bool(False, config=True,
+                              help="Serve media of logs outside the server's root folder when a kernel asks for them.")
+
+
+class LogNotAllowed(Exception):
+    """A log path the server will not read from; the message says why."""
+
+
+def allowed_log(root_dir: str, config: ClipExplorer, requested: str | None) -> Path:
+    """The log to use: ``requested`` if it lies under the server root (or is the configured one), else the default."""
+    root = Path(root_dir).expanduser().resolve()
+    default = (root / config.db).resolve() if not Path(config.db).is_absolute() else Path(config.db).resolve()
+    if not requested:
+        return default
+    path = Path(requested)
+    path = (path if path.is_absolute() else root / path).resolve()
+    if path.suffix != ".duckdb":
+        raise LogNotAllowed("log must be a .duckdb file")
+    if path != default and not config.allow_outside_root and root not in path.parents:
+        raise LogNotAllowed("log is outside the server's root folder")
+    return path

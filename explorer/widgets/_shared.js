@@ -1,0 +1,149 @@
+// Helpers shared by every Clip Explorer widget (prepended to each widget's module by the server).
+
+function injectStyle(name, css) {
+  const id = `clip-explorer-style-${name}`;
+  if (!css || document.getElementById(id)) return;
+  const style = document.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  document.head.appendChild(style);
+}
+
+/** Create an element: h("button", {class: "x", onclick: f}, "text", child) */
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (key === "style" && typeof value === "object") Object.assign(node.style, value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function jupyterBase() {
+  const config = document.getElementById("jupyter-config-data");
+  if (!config) return null;
+  try { return JSON.parse(config.textContent).baseUrl || "/"; } catch { return null; }
+}
+
+const KIND_SUFFIX = { mp4: ".mp4", poster: ".poster.jpg", thumb: ".thumb.webp" };
+const blobCache = new Map();
+
+/** The server extension's URL for a clip's media (null where there is no Jupyter server page). */
+function mediaUrl(model, sha, kind = "mp4") {
+  const base = jupyterBase();
+  if (!base || !sha) return null;
+  const log = model.get("log_path");
+  return `${base}explorer/media/${sha}${KIND_SUFFIX[kind]}${log ? `?log=${encodeURIComponent(log)}` : ""}`;
+}
+
+/** Ask the kernel for the bytes (fallback where no media route exists); resolves to a blob: URL. */
+function mediaFromKernel(model, sha, kind = "mp4") {
+  const key = `${sha}:${kind}`;
+  if (!blobCache.has(key)) {
+    blobCache.set(key, new Promise((resolve, reject) => {
+      const onMessage = (msg, buffers) => {
+        if (!msg || msg.type !== "media" || msg.sha256 !== sha || msg.kind !== kind) return;
+        model.off("msg:custom", onMessage);
+        if (msg.error || !buffers || !buffers.length) return reject(new Error(msg.error || "no bytes"));
+        const type = kind === "mp4" ? "video/mp4" : kind === "poster" ? "image/jpeg" : "image/webp";
+        resolve(URL.createObjectURL(new Blob([buffers[0]], { type })));
+      };
+      model.on("msg:custom", onMessage);
+      model.send({ type: "media", sha256: sha, kind });
+    }));
+  }
+  return blobCache.get(key);
+}
+
+/** Point a <video> or <img> at a clip's media: the server route first, the kernel if that fails. */
+function setMedia(model, element, sha, kind = "mp4") {
+  if (!sha) return;
+  const url = mediaUrl(model, sha, kind);
+  let triedKernel = false;
+  const fallback = async () => {
+    if (triedKernel) return;
+    triedKernel = true;
+    try { element.src = await mediaFromKernel(model, sha, kind); } catch (error) { element.title = `clip unavailable: ${error.message}`; }
+  };
+  element.addEventListener("error", fallback, { once: true });
+  if (url) element.src = url;
+  else fallback();
+}
+
+function fmtTime(seconds) {
+  const s = Math.max(0, seconds);
+  return `${Math.floor(s / 60)}:${(s % 60).toFixed(2).padStart(5, "0")}`;
+}
+
+/**
+ * A frame-accurate clip player: play/pause, loop, scrub, step, speed, frame counter, keyboard
+ * (space, ←/→ or ,/. to step, Home/End). Returns {root, video, seek(frame), frame(), onFrame(cb), destroy()}.
+ */
+function createPlayer(model, clip, options = {}) {
+  const fps = clip.fps || 8;
+  const frames = clip.frames || 1;
+  const video = h("video", { class: "cx-video", muted: true, playsinline: true, loop: options.loop !== false, preload: "auto" });
+  video.muted = true;
+  setMedia(model, video, clip.sha256, "mp4");
+  const poster = mediaUrl(model, clip.sha256, "poster");
+  if (poster) video.poster = poster;
+  const playButton = h("button", { class: "cx-play", title: "Play / pause (space)" }, "▶");
+  const back = h("button", { class: "cx-step-back", title: "One frame back (← or ,)" }, "⏮");
+  const forward = h("button", { class: "cx-step-forward", title: "One frame forward (→ or .)" }, "⏭");
+  const loop = h("button", { class: "cx-loop cx-on", title: "Loop" }, "⟲");
+  const speed = h("select", { class: "cx-speed", title: "Playback speed" }, ...[0.25, 0.5, 1, 2].map((s) => h("option", { value: s, selected: s === 1 }, `${s}×`)));
+  const scrub = h("input", { class: "cx-scrub", type: "range", min: 0, max: Math.max(0, frames - 1), step: 1, value: 0, title: "Scrub" });
+  const counter = h("span", { class: "cx-counter" }, "");
+  const root = h("div", { class: "cx-player", tabindex: 0 }, h("div", { class: "cx-stage" }, video),
+    h("div", { class: "cx-controls" }, playButton, back, forward, scrub, counter, loop, speed));
+  const listeners = new Set();
+  const frame = () => Math.min(frames - 1, Math.max(0, Math.floor(video.currentTime * fps + 1e-3)));
+  const update = () => {
+    const f = frame();
+    scrub.value = String(f);
+    counter.textContent = `frame ${f + 1}/${frames} · ${fmtTime(video.currentTime)}`;
+    root.dataset.frame = String(f);
+    playButton.textContent = video.paused ? "▶" : "⏸";
+    for (const cb of listeners) cb(f);
+  };
+  // the middle of the frame's display interval: robust to rounding in the decoder's timestamps
+  const seek = (f) => { video.currentTime = (Math.min(frames - 1, Math.max(0, f)) + 0.5) / fps; update(); };
+  const toggle = () => (video.paused ? video.play().catch(() => {}) : video.pause());
+  const step = (delta) => { video.pause(); seek(frame() + delta); };
+  playButton.onclick = toggle;
+  back.onclick = () => step(-1);
+  forward.onclick = () => step(1);
+  loop.onclick = () => { video.loop = !video.loop; loop.classList.toggle("cx-on", video.loop); };
+  speed.onchange = () => { video.playbackRate = Number(speed.value); };
+  scrub.oninput = () => { video.pause(); seek(Number(scrub.value)); };
+  root.addEventListener("keydown", (event) => {
+    const keys = { " ": toggle, ArrowLeft: () => step(-1), ",": () => step(-1), ArrowRight: () => step(1), ".": () => step(1),
+      Home: () => seek(0), End: () => seek(frames - 1) };
+    if (keys[event.key] && !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) {
+      event.preventDefault();
+      event.stopPropagation(); // keep JupyterLab's own shortcuts out of it
+      keys[event.key]();
+    }
+  });
+  let raf = 0;
+  const tick = () => { update(); raf = video.paused ? 0 : requestAnimationFrame(tick); };
+  video.addEventListener("play", () => { if (!raf) raf = requestAnimationFrame(tick); });
+  for (const name of ["pause", "seeked", "loadeddata", "ratechange"]) video.addEventListener(name, update);
+  update();
+  return {
+    root, video, seek, frame, toggle,
+    onFrame(cb) { listeners.add(cb); return () => listeners.delete(cb); },
+    destroy() { cancelAnimationFrame(raf); video.pause(); video.removeAttribute("src"); video.load(); listeners.clear(); },
+  };
+}
+
+function stars(score) {
+  return score ? "★".repeat(Math.round(score)) + "☆".repeat(5 - Math.round(score)) : "☆☆☆☆☆";
+}
