@@ -232,6 +232,10 @@ class Lab:
     def annotations(self, run: str | Run | None = None) -> pd.DataFrame:
         return queries.annotations(self.log, None if run is None else _id(run))
 
+    def tags(self, limit: int = 50) -> list[str]:
+        """Tags in use, most used first."""
+        return queries.tags(self.log, limit)
+
     def lineage(self, run: str | Run) -> pd.DataFrame:
         """Ancestors (depth < 0), the run (0) and descendants (depth > 0)."""
         return queries.lineage(self.log, _id(run))

@@ -116,3 +116,9 @@ def summary(log: Log) -> dict[str, Any]:
     ).iloc[0].to_dict()
     statuses = log.query("SELECT status, count(*) AS n FROM runs GROUP BY status")
     return {**{k: int(v) for k, v in counts.items()}, "by_status": dict(zip(statuses["status"], statuses["n"].astype(int)))}
+
+
+def tags(log: Log, limit: int = 50) -> list[str]:
+    """Tags already used in the log (each author's latest ratings), most used first: suggestions for the next one."""
+    frame = log.query(f"SELECT tag, count(*) AS n FROM (SELECT unnest(tags) AS tag FROM ({LATEST_RATINGS})) GROUP BY tag ORDER BY n DESC, tag LIMIT ?", [limit])
+    return list(frame.tag)
