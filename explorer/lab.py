@@ -174,6 +174,13 @@ class Lab:
         Every cell is validated before the first one runs; the sweep is logged
         with its runs, so ``lab.runs(sweep=id)`` reopens it later.
         """
+        sweep_id, cells, requests = self.plan_sweep(base, axes, name=name, **fields)
+        for cell, r in zip(cells, requests):
+            self.generate(r, progress=progress, _sweep=(sweep_id, cell))
+        return self.runs(sweep=sweep_id, sort="oldest")
+
+    def plan_sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, **fields: Any) -> tuple[str, list[dict], list[Request]]:
+        """Validate every cell and log the sweep; returns (sweep id, cells, requests) for the caller to run."""
         request = _as_request(base, fields)
         if not axes or not all(isinstance(v, (list, tuple)) and v for v in axes.values()):
             raise RequestError(["axes: give each field a non-empty list of values, e.g. {'seed': [1, 2, 3]}"])
@@ -183,9 +190,7 @@ class Lab:
         for r in requests:
             backends.get(r.backend).check(r)
         sweep_id = self.log.add_sweep(request, {k: list(v) for k, v in axes.items()}, author=self.author, name=name)
-        for cell, r in zip(cells, requests):
-            self.generate(r, progress=progress, _sweep=(sweep_id, cell))
-        return self.runs(sweep=sweep_id, sort="oldest")
+        return sweep_id, cells, requests
 
     def _source(self, source: Any) -> tuple[Request, str | None]:
         if isinstance(source, Request):

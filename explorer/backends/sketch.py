@@ -19,11 +19,12 @@ the tests, the demo and the tours run on.
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 import numpy as np
 
-from explorer.backends.base import Backend, RunControl
+from explorer.backends.base import Backend, Parameter, RunControl
 from explorer.backends.sketch_scene import Scene
 from explorer.request import Request
 
@@ -39,13 +40,27 @@ class SketchBackend(Backend):
         out = np.empty((count, request.height, request.width, 3), np.uint8)
         noise = _preview_noise(request)
         bounds = np.linspace(0, count, steps + 1).round().astype(int)
+        pace = float(request.extra.get("pace", 0.0))
         for index in range(steps):
+            if pace:
+                time.sleep(pace)
             start, stop = bounds[index], bounds[index + 1]
             for i in range(start, stop):
                 out[i] = scene.render_frame(i / count, request.width, request.height)
             latest = out[max(stop - 1, 0)] if stop > 0 else None
             control.step(index + 1, steps, _preview(latest, noise, 1 - (index + 1) / steps) if latest is not None else None)
         return out
+
+    def parameters(self, model: str | None = None) -> list[Parameter]:
+        return [Parameter("pace", "float", 0.0, 0.0, 10.0, help="seconds to wait per step: rehearse the UI at a real model's pace")]
+
+    def check(self, request: Request) -> None:
+        super().check(request)
+        pace = request.extra.get("pace", 0.0)
+        if isinstance(pace, bool) or not isinstance(pace, (int, float)) or not 0 <= pace <= 10:
+            from explorer.request import RequestError
+
+            raise RequestError([f"extra.pace: must be a number of seconds from 0 to 10 (got {pace!r})"])
 
     def info(self, request: Request) -> dict[str, Any]:
         scene = Scene.from_prompt(request.prompt, request.seed, request.negative_prompt, request.guidance)

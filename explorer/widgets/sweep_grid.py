@@ -1,0 +1,133 @@
+"""SweepGrid: axes over any request fields; headers at once, cells filling in as runs finish; reopenable from the log."""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from typing import Any
+
+import traitlets
+
+from explorer.backends.base import RunControl
+from explorer.widgets._base import ExplorerWidget
+
+
+class SweepGrid(ExplorerWidget):
+    """``lab.ui.sweep("forest", {"seed": [1, 2, 3], "guidance": [3, 9]})``; ``lab.ui.sweep(None, None, sweep_id=…)`` reopens one.
+
+    The first axis runs down the rows, the second across the columns; further
+    axes multiply the rows. Each cell is a logged run; the sweep itself is
+    logged with its axes, so it can be reopened later.
+    """
+
+    _module = traitlets.Unicode("sweep_grid").tag(sync=True)
+    sweep_id = traitlets.Unicode("").tag(sync=True)
+    axes = traitlets.Dict().tag(sync=True)
+    row_labels = traitlets.List().tag(sync=True)
+    col_labels = traitlets.List().tag(sync=True)
+    cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?}]
+    running = traitlets.Bool(False).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, lab: Any, base: Any, axes: dict[str, list] | None, *, sweep_id: str | None = None, run: bool = True,
+                 name: str | None = None, **fields: Any):
+        super().__init__(lab)
+        self._control = RunControl()
+        self._thread: threading.Thread | None = None
+        if sweep_id:
+            self._reopen(sweep_id)
+            return
+        sweep_id, cells, requests = lab.plan_sweep(base, axes or {}, name=name, **fields)
+        self.sweep_id, self.axes = sweep_id, {k: list(v) for k, v in axes.items()}
+        self._layout(cells, [None] * len(cells))
+        self._requests = list(zip(cells, requests))
+        if run:
+            self._thread = threading.Thread(target=self._run, name="explorer-sweep", daemon=True)
+            self.running = True
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def cancel(self) -> None:
+        self._control.cancel()
+
+    def on_message(self, content: dict, buffers: list) -> None:
+        if content.get("type") == "cancel":
+            self.cancel()
+
+    def _layout(self, cells: list[dict], runs: list[dict | None]) -> None:
+        names = list(self.axes)
+        row_axes, col_axis = ([names[0], *names[2:]], names[1]) if len(names) > 1 else (names, None)
+        col_values = self.axes[col_axis] if col_axis else [None]
+        self.col_labels = [f"{col_axis} = {_fmt(v)}" for v in col_values] if col_axis else [""]
+        rows: list[tuple] = []
+        out = []
+        for cell, clip in zip(cells, runs):
+            row_key = tuple(_key(cell[a]) for a in row_axes)
+            if row_key not in rows:
+                rows.append(row_key)
+            out.append({"row": rows.index(row_key), "col": [_key(v) for v in col_values].index(_key(cell[col_axis])) if col_axis else 0,
+                        "cell": cell, "status": clip["status"] if clip else "waiting", "clip": clip})
+        self.row_labels = [", ".join(f"{a} = {_fmt(cells_value)}" for a, cells_value in zip(row_axes, self._row_values(cells, rows, r, row_axes)))
+                           for r in range(len(rows))]
+        self.cells = out
+
+    @staticmethod
+    def _row_values(cells: list[dict], rows: list[tuple], index: int, row_axes: list[str]) -> list:
+        for cell in cells:
+            if tuple(_key(cell[a]) for a in row_axes) == rows[index]:
+                return [cell[a] for a in row_axes]
+        return []
+
+    def _set_cell(self, index: int, **changes: Any) -> None:
+        cells = [dict(c) for c in self.cells]
+        cells[index].update(changes)
+        self.cells = cells
+
+    def _run(self) -> None:
+        try:
+            for index, (cell, request) in enumerate(self._requests):
+                if self._control.cancelled:
+                    self._set_cell(index, status="skipped")
+                    continue
+                self._set_cell(index, status="running")
+                self.message = f"cell {index + 1} of {len(self._requests)}"
+                run = self._lab.generate(request, progress=False, control=self._control, _sweep=(self.sweep_id, cell))
+                self._set_cell(index, status=run.status, clip=self._clip(run.id) if run.ok else None, error=run.error)
+            done = sum(c["status"] == "succeeded" for c in self.cells)
+            self.message = f"sweep {self.sweep_id}: {done} of {len(self.cells)} cells done"
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a thread
+            self.message = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        finally:
+            self.running = False
+
+    def _reopen(self, sweep_id: str) -> None:
+        sweep = self._lab.sql("SELECT * FROM sweeps WHERE starts_with(id, ?)", [sweep_id])
+        if len(sweep) != 1:
+            raise ValueError(f"sweep_id: no single sweep matches {sweep_id!r}")
+        self.sweep_id = str(sweep["id"][0])
+        self.axes = json.loads(sweep["axes"][0])
+        runs = self._lab.sql("SELECT id, status, sweep_cell FROM runs WHERE sweep_id = ? ORDER BY created_at", [self.sweep_id])
+        by_cell = {json.dumps(json.loads(c), sort_keys=True): (i, s) for i, s, c in zip(runs["id"], runs["status"], runs["sweep_cell"])}
+        import itertools
+
+        names = list(self.axes)
+        cells = [dict(zip(names, values)) for values in itertools.product(*(self.axes[n] for n in names))]
+        clips = []
+        for cell in cells:
+            found = by_cell.get(json.dumps(cell, sort_keys=True))
+            clips.append({**self._clip(found[0]), "status": found[1]} if found else None)
+        self._layout(cells, clips)
+        self.message = f"sweep {self.sweep_id} reopened from the log"
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _fmt(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
