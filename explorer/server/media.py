@@ -34,6 +34,10 @@ class MediaHandler(AuthenticatedFileHandler):
     def get(self, name: str, include_body: bool = True) -> object:
         return self._serve(name, include_body=include_body)
 
+    def get_login_url(self) -> str:
+        # No redirect to a login page (as APIHandler does): a media or code request without credentials is a 403.
+        raise web.HTTPError(403)
+
     def _serve(self, name: str, include_body: bool) -> object:
         match = NAME_RE.match(name)
         if not match:

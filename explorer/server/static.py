@@ -9,6 +9,10 @@ from explorer.widgets._base import bundle
 
 
 class WidgetCodeHandler(JupyterHandler):
+    def get_login_url(self) -> str:
+        # No redirect to a login page (as APIHandler does): a media or code request without credentials is a 403.
+        raise web.HTTPError(403)
+
     @web.authenticated
     def get(self, name: str) -> None:
         try:
