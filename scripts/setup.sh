@@ -18,4 +18,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[test]'
   touch "$stamp"
 fi
+# Debian's chromium for the browser tests (never a browser download of Playwright's own).
+bash scripts/browser-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"

@@ -320,10 +320,11 @@ def wait_for_output(page, index: int, text: str | re.Pattern, *, timeout: float 
 def wait_for_widget(page, index: int, selector: str = "*", *, timeout: float = DEFAULT_TIMEOUT_MS):
     """Wait until a widget view in the ``index``-th cell's output has rendered ``selector``; returns its locator.
 
-    A widget view's root is ``.jupyter-widgets`` (ipywidgets, anywidget) inside the
-    output; ``selector`` is looked up inside it, e.g. ``"button"``.
+    ``selector`` is looked up inside the cell's ``.jp-OutputArea-output`` elements
+    (an anywidget view is a bare ``div.lm-Widget`` there, an ipywidget a
+    ``.jupyter-widgets``), e.g. ``"button.counter-button"``.
     """
-    loc = cell_output(page, index).locator(".jupyter-widgets").locator(selector).first
+    loc = cell_output(page, index).locator(".jp-OutputArea-output").locator(selector).first
     loc.wait_for(state="visible", timeout=timeout)
     return loc
 
