@@ -1,65 +1,21 @@
-// Every Clip Explorer widget's saved ESM: a small loader. The widget's real code comes from the
-// server extension (/explorer/static/<name>.js, cached by the browser) or, with no such server,
-// from the kernel over the widget's comm. Keeps notebooks small: no code or media in saved state.
-const modules = new Map();
-
-function jupyterBaseUrl() {
-  const config = document.getElementById("jupyter-config-data");
-  if (!config) return null;
-  try { return JSON.parse(config.textContent).baseUrl || "/"; } catch { return null; }
+// Saved ESM of every Clip Explorer widget: loads the real code from the server extension, else from the kernel.
+const M = new Map();
+const base = () => { const c = document.getElementById("jupyter-config-data"); try { return c && (JSON.parse(c.textContent).baseUrl || "/"); } catch { return null; } };
+const fromKernel = (m) => new Promise((ok, no) => {
+  const t = setTimeout(() => no(new Error("no widget code from the kernel")), 30000);
+  const f = (x) => { if (x && x.type === "esm") { clearTimeout(t); m.off("msg:custom", f); ok(x.code); } };
+  m.on("msg:custom", f); m.send({ type: "esm" });
+});
+async function load(m) {
+  const k = m.get("_module") + "@" + m.get("_version");
+  if (!M.has(k)) M.set(k, (async () => {
+    const b = base();
+    if (b) { try { return await import(new URL(`${b}explorer/static/${m.get("_module")}.js?v=${encodeURIComponent(m.get("_version"))}`, location.href).href); } catch (e) { console.warn("Clip Explorer: asking the kernel for widget code", e); } }
+    return import(URL.createObjectURL(new Blob([await fromKernel(m)], { type: "text/javascript" })));
+  })().catch((e) => { M.delete(k); throw e; }));
+  return M.get(k);
 }
-
-function codeFromKernel(model) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the kernel did not send the widget code")), 30000);
-    const onMessage = (msg) => {
-      if (msg && msg.type === "esm") {
-        clearTimeout(timer);
-        model.off("msg:custom", onMessage);
-        resolve(msg.code);
-      }
-    };
-    model.on("msg:custom", onMessage);
-    model.send({ type: "esm" });
-  });
-}
-
-async function load(model) {
-  const name = model.get("_module");
-  const key = `${name}@${model.get("_version")}`;
-  if (!modules.has(key)) {
-    modules.set(key, (async () => {
-      const base = jupyterBaseUrl();
-      if (base) {
-        try {
-          const url = new URL(`${base}explorer/static/${name}.js?v=${encodeURIComponent(model.get("_version"))}`, location.href);
-          return await import(/* webpackIgnore: true */ url.href);
-        } catch (error) {
-          console.warn("Clip Explorer: widget code not served here, asking the kernel", error);
-        }
-      }
-      const code = await codeFromKernel(model);
-      return import(/* webpackIgnore: true */ URL.createObjectURL(new Blob([code], { type: "text/javascript" })));
-    })());
-  }
-  try {
-    return await modules.get(key);
-  } catch (error) {
-    modules.delete(key);
-    throw error;
-  }
-}
-
-export default {
-  async render({ model, el }) {
-    el.classList.add("clip-explorer");
-    let module;
-    try {
-      module = await load(model);
-    } catch (error) {
-      el.textContent = `Clip Explorer widget could not load: ${error}`;
-      return;
-    }
-    return module.default.render({ model, el });
-  },
-};
+export default { async render({ model, el }) {
+  el.classList.add("clip-explorer");
+  try { return (await load(model)).default.render({ model, el }); } catch (e) { el.textContent = `Clip Explorer widget could not load: ${e}`; }
+} };

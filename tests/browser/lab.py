@@ -74,7 +74,8 @@ class JupyterServer:
     def lab_url(self, path: str = "") -> str:
         """URL that opens ``path`` (relative to root) in JupyterLab, with the token."""
         path = str(path).lstrip("/")
-        return f"{self.url}lab/tree/{path}?token={self.token}" if path else f"{self.url}lab?token={self.token}"
+        # reset: start from an empty workspace, not with the previous test's notebooks reopened behind this one
+        return f"{self.url}lab/tree/{path}?reset&token={self.token}" if path else f"{self.url}lab?reset&token={self.token}"
 
     def api(self, path: str, *, token: bool = True, method: str = "GET", body: dict | None = None, timeout: float = 10):
         """Call the REST API; returns ``(status, parsed JSON or text)``. Never raises for HTTP errors."""
@@ -249,7 +250,7 @@ def open_notebook(page, server: JupyterServer, path, *, timeout: float = 60_000)
     """Open a notebook (absolute path under ``server.root`` or relative) and wait until its kernel is Idle."""
     page.goto(server.lab_url(_rel(server, path)))
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=timeout)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout)
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").first.wait_for(timeout=timeout)
     wait_idle(page, timeout=timeout)
 
 

@@ -1,0 +1,134 @@
+"""As a person would, in a real JupyterLab: generate with a live preview, cancel, play and step a clip, watch a sweep fill in."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from lab import open_notebook, output_text, run_all, run_cell, shot, wait_for_output, wait_for_widget, write_notebook
+
+SETUP = "import explorer\nlab = explorer.open('browser.duckdb', author='tester')"
+
+
+def _frame_of(video) -> float:
+    return video.evaluate("v => v.currentTime")
+
+
+def test_generate_preview_cancel_and_play(page, jupyter_server, notebook_dir):
+    from playwright.sync_api import expect
+
+    nb = write_notebook(notebook_dir, "generate", [
+        SETUP,
+        "panel = lab.ui.generate('neon city in the rain', frames=24, fps=12, width=192, height=128, steps=12, extra={'pace': 0.15})\npanel",
+        "print(lab.runs()[['id', 'status', 'author']].to_string())",
+        "panel.extra = {'pace': 0.4}\npanel.fields = {**panel.fields, 'steps': 30}",
+    ])
+    open_notebook(page, jupyter_server, nb)
+    run_cell(page, 0)
+    run_cell(page, 1)
+    panel = wait_for_widget(page, 1, ".cx-generate-panel")
+    expect(panel.locator(".cx-field input[name=pace]")).to_have_value("0.15")  # controls drawn from the backend's parameters
+    shot(page, "generate-01-form")
+
+    # Generate: the preview image changes while it denoises, then the take lands in the strip and plays.
+    panel.locator("button.cx-generate").click()
+    preview = panel.locator("img.cx-preview")
+    steps_seen = set()
+    deadline = time.time() + 20
+    while time.time() < deadline and panel.locator(".cx-take").count() == 0:
+        step = preview.get_attribute("data-step")
+        if step:
+            steps_seen.add(int(step))
+        time.sleep(0.05)
+    assert len(steps_seen) >= 3, f"previews seen at steps {sorted(steps_seen)}"
+    assert panel.locator(".cx-progress-text").inner_text().startswith("step 12/12")
+    take = panel.locator(".cx-take").first
+    video = take.locator("video")
+    expect(video).to_have_js_property("readyState", 4, timeout=15000)
+    take.locator("button.cx-play").click()
+    page.wait_for_function("v => v.currentTime > 0.2", arg=video.element_handle(), timeout=10000)
+    shot(page, "generate-02-take-playing")
+
+    # Cancel mid-run: the run is logged as cancelled.
+    run_cell(page, 3)  # slower and longer, so there is time to press Cancel
+    panel.locator("button.cx-generate").click()
+    expect(panel).to_have_attribute("data-running", "yes")
+    page.wait_for_function("el => Number(el.dataset.step || 0) >= 2", arg=preview.element_handle(), timeout=15000)
+    panel.locator("button.cx-cancel").click()
+    expect(panel.locator(".cx-message")).to_contain_text("cancelled", timeout=15000)
+    shot(page, "generate-03-cancelled")
+    run_cell(page, 2)
+    table = output_text(page, 2)
+    assert re.search(r"cancelled\s+tester", table) and re.search(r"succeeded\s+tester", table), table
+
+    latencies = page.evaluate("window.__explorerPreviewLatency")
+    assert latencies and all(0 <= x < 5 for x in latencies)
+
+
+def test_player_steps_frames_by_keyboard(page, jupyter_server, notebook_dir):
+    from playwright.sync_api import expect
+
+    nb = write_notebook(notebook_dir, "player", [
+        SETUP,
+        "run = lab.generate('spiral galaxy of stars', seed=2, frames=16, fps=8, width=160, height=96, progress=False)\nplayer = lab.ui.player(run)\nplayer",
+        "print('frame', player.frame)",
+    ])
+    open_notebook(page, jupyter_server, nb)
+    run_all(page)
+    root = wait_for_widget(page, 1, ".cx-player")
+    video = root.locator("video")
+    expect(video).to_have_js_property("readyState", 4, timeout=15000)
+    root.click(position={"x": 5, "y": 5})
+    root.focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowRight", ".", ","):
+        page.keyboard.press(key)
+    expect(root).to_have_attribute("data-frame", "3")
+    assert abs(_frame_of(video) - 3.5 / 8) < 0.02
+    expect(root.locator(".cx-counter")).to_contain_text("frame 4/16")
+    run_cell(page, 2)
+    wait_for_output(page, 2, "frame 3")  # the browser's frame reached Python
+    shot(page, "player-01-stepped")
+
+
+def test_sweep_fills_cell_by_cell_and_notebook_stays_small(page, jupyter_server, notebook_dir):
+    from playwright.sync_api import expect
+
+    nb = write_notebook(notebook_dir, "sweep", [
+        SETUP,
+        "grid = lab.ui.sweep('forest mountains', {'seed': [1, 2], 'guidance': [2.0, 9.0]}, frames=8, width=96, height=64, steps=4, extra={'pace': 0.1})\ngrid",
+    ])
+    open_notebook(page, jupyter_server, nb)
+    run_all(page)
+    grid = wait_for_widget(page, 1, ".cx-sweep")
+    expect(grid.locator(".cx-sweep-head")).to_have_count(2)  # headers at once
+    statuses = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        done = grid.locator(".cx-sweep-cell[data-status=succeeded]").count()
+        statuses.append(done)
+        if done == 4:
+            break
+        time.sleep(0.1)
+    assert statuses[-1] == 4 and len(set(statuses)) >= 3, statuses  # filled one by one, not all at once
+    shot(page, "sweep-01-filled")
+
+
+def test_a_notebook_with_20_clips_saved_grows_by_at_most_2kb_per_clip(page, jupyter_server, notebook_dir):
+    setup = SETUP + "\nruns = [lab.generate('candy bubbles', seed=i, frames=8, width=96, height=64, steps=2, progress=False) for i in range(20)]"
+    cells = [setup, *[f"lab.ui.player(runs[{i}])" for i in range(20)]]
+    nb = write_notebook(notebook_dir, "twenty", cells)
+    before = nb.stat().st_size
+    open_notebook(page, jupyter_server, nb)
+    run_all(page)
+    wait_for_widget(page, 20, ".cx-player")
+    page.keyboard.press("Control+s")
+    deadline = time.time() + 15
+    while time.time() < deadline and nb.stat().st_size == before:
+        time.sleep(0.2)
+    saved = json.loads(nb.read_text())
+    assert sum(len(c.get("outputs", [])) for c in saved["cells"]) >= 20  # it really saved the displayed widgets
+    growth = (nb.stat().st_size - before) / 20
+    print(f"notebook grew {growth:.0f} bytes per displayed clip")
+    assert growth <= 2048
+    assert "base64" not in nb.read_text() and "data:video" not in nb.read_text()
