@@ -8,6 +8,7 @@ the working folder). Exit codes: 0 done, 1 the run failed or was cancelled,
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -309,6 +310,27 @@ def demo(
 
     with _errors():
         run_demo(db, fresh=not keep, console=out)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def lab(
+    ctx: typer.Context,
+    notebook: Path = typer.Argument(Path("notebooks/quickstart.ipynb"), help="Notebook to open (default: the quickstart tour)."),
+    port: int = typer.Option(8888, help="Port for JupyterLab (on 127.0.0.1)."),
+) -> None:
+    """Start JupyterLab on a notebook (the quickstart tour by default); extra options go to `jupyter lab`."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        err.print("[red]error:[/red] JupyterLab is not installed: pip install 'clip-explorer[lab]'")
+        raise typer.Exit(2)
+    if not notebook.exists():
+        err.print(f"[red]error:[/red] no notebook at {notebook} (run from the repository root, or give a path)")
+        raise typer.Exit(2)
+    args = [sys.executable, "-m", "jupyterlab", str(notebook), "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", *ctx.args]
+    out.print(f"starting JupyterLab on {notebook} (Ctrl+C to stop)", highlight=False)
+    os.execv(sys.executable, args)
 
 
 def main() -> None:  # pragma: no cover - console entry point

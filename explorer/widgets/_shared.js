@@ -77,6 +77,24 @@ function setMedia(model, element, sha, kind = "mp4") {
   else fallback();
 }
 
+// Inline SVG icons: font glyphs such as ⏮ are missing from many fonts.
+const ICONS = {
+  play: "M4 2 L14 8 L4 14 Z",
+  pause: "M3 2 H7 V14 H3 Z M9 2 H13 V14 H9 Z",
+  back: "M2 2 H4 V14 H2 Z M14 2 L5 8 L14 14 Z",
+  forward: "M12 2 H14 V14 H12 Z M2 2 L11 8 L2 14 Z",
+  loop: "M3 7 A5 5 0 0 1 12 4 L10 6 H15 V1 L13 3 A7 7 0 0 0 1 7 Z M13 9 A5 5 0 0 1 4 12 L6 10 H1 V15 L3 13 A7 7 0 0 0 15 9 Z",
+};
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", "cx-icon");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
 function fmtTime(seconds) {
   const s = Math.max(0, seconds);
   return `${Math.floor(s / 60)}:${(s % 60).toFixed(2).padStart(5, "0")}`;
@@ -94,15 +112,16 @@ function createPlayer(model, clip, options = {}) {
   setMedia(model, video, clip.sha256, "mp4");
   const poster = mediaUrl(model, clip.sha256, "poster");
   if (poster) video.poster = poster;
-  const playButton = h("button", { class: "cx-play", title: "Play / pause (space)" }, "▶");
-  const back = h("button", { class: "cx-step-back", title: "One frame back (← or ,)" }, "⏮");
-  const forward = h("button", { class: "cx-step-forward", title: "One frame forward (→ or .)" }, "⏭");
-  const loop = h("button", { class: "cx-loop cx-on", title: "Loop" }, "⟲");
+  const playButton = h("button", { class: "cx-play", title: "Play / pause (space)" }, icon("play"));
+  const back = h("button", { class: "cx-step-back", title: "One frame back (← or ,)" }, icon("back"));
+  const forward = h("button", { class: "cx-step-forward", title: "One frame forward (→ or .)" }, icon("forward"));
+  const loop = h("button", { class: "cx-loop cx-on", title: "Loop" }, icon("loop"));
   const speed = h("select", { class: "cx-speed", title: "Playback speed" }, ...[0.25, 0.5, 1, 2].map((s) => h("option", { value: s, selected: s === 1 }, `${s}×`)));
   const scrub = h("input", { class: "cx-scrub", type: "range", min: 0, max: Math.max(0, frames - 1), step: 1, value: 0, title: "Scrub" });
   const counter = h("span", { class: "cx-counter" }, "");
   const root = h("div", { class: "cx-player", tabindex: 0 }, h("div", { class: "cx-stage" }, video),
-    h("div", { class: "cx-controls" }, playButton, back, forward, scrub, counter, loop, speed));
+    h("div", { class: "cx-controls" }, playButton, back, forward, scrub),
+    h("div", { class: "cx-controls cx-controls-2" }, counter, loop, speed));
   const listeners = new Set();
   const frame = () => Math.min(frames - 1, Math.max(0, Math.floor(video.currentTime * fps + 1e-3)));
   const update = () => {
@@ -110,7 +129,8 @@ function createPlayer(model, clip, options = {}) {
     scrub.value = String(f);
     counter.textContent = `frame ${f + 1}/${frames} · ${fmtTime(video.currentTime)}`;
     root.dataset.frame = String(f);
-    playButton.textContent = video.paused ? "▶" : "⏸";
+    const want = video.paused ? "play" : "pause";
+    if (playButton.dataset.icon !== want) { playButton.dataset.icon = want; playButton.replaceChildren(icon(want)); }
     for (const cb of listeners) cb(f);
   };
   // the middle of the frame's display interval: robust to rounding in the decoder's timestamps
