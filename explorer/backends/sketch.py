@@ -47,7 +47,7 @@ class SketchBackend(Backend):
             start, stop = bounds[index], bounds[index + 1]
             for i in range(start, stop):
                 out[i] = scene.render_frame(i / count, request.width, request.height)
-            latest = out[max(stop - 1, 0)] if stop > 0 else None
+            latest = out[max(stop - 1, 0)] if stop > 0 and control.on_step is not None else None  # nobody watching: no preview
             control.step(index + 1, steps, _preview(latest, noise, 1 - (index + 1) / steps) if latest is not None else None)
         return out
 
