@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import explorer  # noqa: E402
 
 # Helper modules, imported by tests, not collected themselves (not even for doctests).
-collect_ignore = ["tiny_pipelines.py", "browser/lab.py"]
+collect_ignore = ["conftest.py", "tiny_pipelines.py", "browser/conftest.py", "browser/lab.py"]
 
 
 @pytest.fixture

@@ -68,7 +68,8 @@ def jupyter_server(tmp_path_factory):
             pass
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync event loop must be gone before pytest-jupyter's asyncio tests run.
+@pytest.fixture(scope="module")
 def _playwright():
     try:
         from playwright.sync_api import sync_playwright
@@ -80,7 +81,7 @@ def _playwright():
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(_playwright):
     browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     yield browser
