@@ -82,6 +82,13 @@ class Lab:
         self.log = Log(path)
         self.author = author or default_author()
 
+    @classmethod
+    def on(cls, log: Log, author: str) -> Lab:
+        """A lab over an already open log, acting as ``author`` (the server makes one per request user)."""
+        lab = cls.__new__(cls)
+        lab.log, lab.author = log, author
+        return lab
+
     def __repr__(self) -> str:
         return f"<Lab {self.log.path} author={self.author!r}>"
 
@@ -193,6 +200,10 @@ class Lab:
         return sweep_id, cells, requests
 
     def _source(self, source: Any) -> tuple[Request, str | None]:
+        from explorer.recipes import Recipe
+
+        if isinstance(source, Recipe):  # a gallery recipe: its request, and no parent (it is not in the log)
+            return source.request, None
         if isinstance(source, Request):
             return source, source.parent
         if isinstance(source, Run):
@@ -202,6 +213,12 @@ class Lab:
             return Request.from_dict(recipe["request"]), recipe.get("run")
         row = self.log.run(str(source))
         return Request.from_dict(row["request"]), row["id"]
+
+    def gallery(self, path: str | os.PathLike | None = None) -> list:
+        """The starter recipes (a list of :class:`explorer.recipes.Recipe`): ``lab.generate(r.request)`` or ``lab.fork(r, seed=7)``."""
+        from explorer.recipes import load_recipes
+
+        return load_recipes(path)
 
     # -- taste -----------------------------------------------------------------
 

@@ -28,10 +28,47 @@ SORTS = {
 
 def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: str | None = None, backend: str | None = None,
          model: str | None = None, status: str | None = None, min_rating: float | None = None, parent: str | None = None,
-         sweep: str | None = None, sort: str = "newest", limit: int | None = None, offset: int = 0) -> pd.DataFrame:
-    """Runs with their mean latest rating, rating count and tags, filtered and sorted."""
+         sweep: str | None = None, ids: list[str] | None = None, sort: str = "newest", limit: int | None = None, offset: int = 0,
+         me: str | None = None) -> pd.DataFrame:
+    """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
+
+    When neither the filters nor the sort involve ratings, the page of run ids is
+    found first and ratings are summarised for that page only, so a page stays
+    fast on a log with millions of ratings.
+    """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {sort!r})")
+    run_where, run_params = _run_filters(text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
+    by_rating = tag is not None or min_rating is not None or sort == "rating"
+    page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
+    if not by_rating:
+        ids = log.query(f"SELECT r.id FROM runs r {_where(run_where)} ORDER BY {SORTS[sort]} {page}", run_params).id.tolist()
+        if not ids:
+            return _with_media(log, log.query(f"SELECT {RUN_COLUMNS}, NULL::DOUBLE AS rating, 0 AS ratings, []::VARCHAR[] AS tags FROM runs r LIMIT 0"), me)
+        # placeholders in the order they appear: the ratings filter, me, the runs filter
+        frame = log.query(_summary_sql("WHERE run_id IN (SELECT unnest(?))", "WHERE r.id IN (SELECT unnest(?))", SORTS[sort], "", me),
+                          [ids, *([me] if me else []), ids])
+        return _with_media(log, frame, me)
+    where, params = list(run_where), list(run_params)
+    for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    sql = _summary_sql("", _where(where), SORTS[sort], page, me)
+    return _with_media(log, log.query(sql, ([me] if me else []) + params), me)
+
+
+def count_runs(log: Log, **filters: Any) -> int:
+    """How many runs match (the same filters as :func:`runs`)."""
+    rating_filters = {k: filters.pop(k) for k in ("tag", "min_rating") if filters.get(k) is not None}
+    filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None)
+    where, params = _run_filters(**filters)
+    if not rating_filters:
+        return int(log.query(f"SELECT count(*) AS n FROM runs r {_where(where)}", params).n[0])
+    return len(runs(log, **filters, **rating_filters))
+
+
+def _run_filters(*, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None, ids=None) -> tuple[list[str], list]:
     where, params = [], []
     for clause, value in (
         ("r.prompt ILIKE '%' || ? || '%'", text),
@@ -41,27 +78,44 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
         ("r.status = ?", status),
         ("r.parent_id = ?", parent),
         ("r.sweep_id = ?", sweep),
-        ("list_contains(s.tags, ?)", tag.strip().lower() if tag else None),
-        ("s.rating >= ?", min_rating),
+        ("r.id IN (SELECT unnest(?))", list(ids) if ids is not None else None),
     ):
         if value is not None:
             where.append(clause)
             params.append(value)
-    sql = f"""
-        WITH latest AS ({LATEST_RATINGS}),
+    return where, params
+
+
+def _where(clauses: list[str]) -> str:
+    return "WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _summary_sql(rating_where: str, run_where: str, order: str, page: str, me: str | None) -> str:
+    mine_cte = f", mine AS (SELECT run_id, score FROM latest WHERE author = ?)" if me else ""
+    mine_col = ", mine.score AS my_rating" if me else ""
+    mine_join = "LEFT JOIN mine ON mine.run_id = r.id" if me else ""
+    return f"""
+        WITH latest AS (
+            SELECT * FROM ratings {rating_where}
+            QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1
+        ),
         s AS (
             SELECT run_id, avg(score) AS rating, count(*) AS ratings,
                    list_sort(list_distinct(flatten(list(tags)))) AS tags
             FROM latest GROUP BY run_id
-        )
-        SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags
-        FROM runs r LEFT JOIN s ON s.run_id = r.id
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY {SORTS[sort]}
-        {"LIMIT " + str(int(limit)) if limit is not None else ""} OFFSET {int(offset)}
+        ){mine_cte}
+        SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine_col}
+        FROM runs r LEFT JOIN s ON s.run_id = r.id {mine_join}
+        {run_where}
+        ORDER BY {order}
+        {page}
     """
-    frame = log.query(sql, params)
+
+
+def _with_media(log: Log, frame: pd.DataFrame, me: str | None) -> pd.DataFrame:
     frame["media"] = [str(log.media.path(h)) if isinstance(h, str) else None for h in frame["media_sha256"]]
+    if me and "my_rating" not in frame:
+        frame["my_rating"] = None
     return frame
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Unicode
+from traitlets import Bool, Unicode, default
 from traitlets.config import Configurable
 
 
@@ -14,8 +14,18 @@ class ClipExplorer(Configurable):
 
     db = Unicode(os.environ.get("EXPLORER_DB", "explorer.duckdb"), config=True,
                  help="The team's log, for the review panel (relative paths are under the server's root folder).")
+    author = Unicode(config=True, help="Author of writes on a personal server (token or password login, where users have no names); "
+                                        "default: EXPLORER_AUTHOR, else the JupyterHub user, else the server owner's login name. "
+                                        "With a real identity provider (JupyterHub, OAuth) the authenticated user's name is used instead.")
     allow_outside_root = Bool(False, config=True,
                               help="Serve media of logs outside the server's root folder when a kernel asks for them.")
+
+
+    @default("author")
+    def _default_author(self) -> str:
+        from explorer.log import default_author
+
+        return default_author()
 
 
 class LogNotAllowed(Exception):

@@ -1,0 +1,375 @@
+"""The review REST API (``/explorer/api/…``), documented in ``openapi.yaml`` beside this file.
+
+Every route is a jupyter_server ``APIHandler``: authenticated (403 without
+credentials), XSRF-checked for cookie writes, JSON in and out. Writes are made
+as the server's authenticated user; an ``author`` in a body is ignored. Bodies
+are validated before anything reaches the log, and a bad one gets a 400 whose
+``error`` names the field. DuckDB work runs on a thread, so one slow query
+never stalls the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tornado import web
+
+from explorer.lab import Lab
+from explorer.log import Log, LogBusy, LogError
+from explorer.log import queries
+from explorer.request import RequestError
+from explorer.server.config import allowed_log
+
+RUN_FIELDS = ["id", "created_at", "author", "status", "backend", "model", "prompt", "negative_prompt", "seed", "frames", "fps", "width",
+              "height", "steps", "guidance", "parent_id", "sweep_id", "duration_s", "error", "rating", "ratings", "tags", "my_rating"]
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # e.g. an "author" the client made up: ignored, never used
+    run_id: str = Field(min_length=1, max_length=32)
+    score: int = Field(ge=1, le=5, strict=True)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    note: str | None = Field(None, max_length=10000)
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    winner_id: str = Field(min_length=1, max_length=32)
+    loser_id: str = Field(min_length=1, max_length=32)
+    tie: bool = False
+
+
+class Region(BaseModel):
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    w: float = Field(ge=0, le=1)
+    h: float = Field(ge=0, le=1)
+
+
+class AnnotationIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    run_id: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=10000)
+    frame: int = Field(0, ge=0, strict=True)
+    end_frame: int | None = Field(None, ge=0, strict=True)
+    region: Region | None = None
+
+
+class ReviewLog:
+    """The server's log, opened on first use and shared by every request (the lease makes it safe to share the file)."""
+
+    def __init__(self, root_dir: str, config: Any):
+        self.path = allowed_log(root_dir, config, None)
+        self._log: Log | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Log:
+        with self._lock:
+            if self._log is None:
+                self._log = Log(self.path)
+            return self._log
+
+
+class ExplorerAPIHandler(APIHandler):
+    """Shared plumbing: the user's lab, JSON bodies, errors as JSON with the right status."""
+
+    @property
+    def author(self) -> str:
+        """The authenticated user's name; on a personal server (token or password login), the server owner's."""
+        from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
+        if type(self.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
+            # These providers know no names: each browser gets a random anonymous id. The person who started
+            # the server is the one reviewing, so writes carry their name (ClipExplorer.author).
+            return self.settings["explorer_config"].author
+        user = self.current_user
+        return getattr(user, "username", None) or getattr(user, "name", None) or str(user)
+
+    def lab(self) -> Lab:
+        return Lab.on(self.settings["explorer_log"].get(), self.author)
+
+    async def work(self, fn: Callable[[], Any]) -> Any:
+        """Run log work on a thread; turn the user's errors into 4xx with a message."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn)
+        except (LogError, RequestError) as exc:
+            message = str(exc)
+            raise web.HTTPError(404 if "no run" in message else 400, message) from None
+        except LogBusy as exc:
+            raise web.HTTPError(503, str(exc)) from None
+
+    def body(self, model: type[BaseModel]) -> Any:
+        try:
+            data = json.loads(self.request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise web.HTTPError(400, "body: not valid JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "body: expected a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+            raise web.HTTPError(400, "; ".join(problems)) from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        reason = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], web.HTTPError) and exc_info[1].log_message:
+            reason = exc_info[1].log_message
+        self.finish(json.dumps({"error": reason}))
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=_json_default, allow_nan=False))
+
+    def query_args(self, names: dict[str, type]) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        for name, kind in names.items():
+            value = self.get_query_argument(name, None)
+            if value is None or value == "":
+                continue
+            try:
+                args[name] = kind(value)
+            except ValueError:
+                raise web.HTTPError(400, f"{name}: expected {kind.__name__} (got {value!r})") from None
+            if kind in (int, float) and not math.isfinite(args[name]):
+                raise web.HTTPError(400, f"{name}: expected a finite number (got {value!r})")
+        return args
+
+
+class MeHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply({"author": self.author, "log": str(self.settings["explorer_log"].path)})
+
+
+RUN_FILTERS = {"text": str, "tag": str, "author": str, "backend": str, "model": str, "status": str, "min_rating": float,
+               "sort": str, "limit": int, "offset": int}
+
+
+class RunsHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        args = self.query_args(RUN_FILTERS)
+        limit, offset = args.pop("limit", 50), args.pop("offset", 0)
+        if not 1 <= limit <= 500:
+            raise web.HTTPError(400, f"limit: must be between 1 and 500 (got {limit})")
+        if offset < 0:
+            raise web.HTTPError(400, f"offset: must be 0 or more (got {offset})")
+        if "status" in args and args["status"] not in ("running", "succeeded", "failed", "cancelled"):
+            raise web.HTTPError(400, f"status: must be running, succeeded, failed or cancelled (got {args['status']!r})")
+        if "min_rating" in args and not 0 <= args["min_rating"] <= 5:
+            raise web.HTTPError(400, f"min_rating: must be between 0 and 5 (got {args['min_rating']})")
+        author = self.author
+
+        def fetch() -> dict:
+            log = self.settings["explorer_log"].get()
+            page = queries.runs(log, **args, limit=limit, offset=offset, me=author)
+            total = queries.count_runs(log, **{k: v for k, v in args.items() if k != "sort"})
+            return {"total": total, "limit": limit, "offset": offset, "items": run_rows(page)}
+
+        self.reply(await self.work(fetch))
+
+
+class RunHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        author = self.author
+
+        def fetch() -> dict:
+            lab = self.lab()
+            full = lab.log.resolve(run_id)
+            row = lab.log.run(full)
+            summary = run_rows(queries.runs(lab.log, me=author, ids=[full]))
+            votes = lab.sql("SELECT * FROM votes WHERE winner_id = ? OR loser_id = ? ORDER BY created_at", [full, full])
+            return {**(summary[0] if summary else {}), "request": row["request"], "sha256": row["media_sha256"],
+                    "ratings_latest": records(lab.ratings(full)), "votes": records(votes),
+                    "annotations": records(lab.annotations(full)), "lineage": records(lab.lineage(full))}
+
+        self.reply(await self.work(fetch))
+
+
+class RatingsHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body(RatingIn)
+        rating_id = await self.work(lambda: self.lab().rate(body.run_id, body.score, tags=body.tags, note=body.note))
+        self.reply({"id": rating_id, "author": self.author}, 201)
+
+
+class VotesHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body(VoteIn)
+        vote_id = await self.work(lambda: self.lab().vote(body.winner_id, body.loser_id, tie=body.tie))
+        self.reply({"id": vote_id, "author": self.author}, 201)
+
+
+class AnnotationsHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body(AnnotationIn)
+        region = body.region.model_dump() if body.region else None
+        note_id = await self.work(lambda: self.lab().annotate(body.run_id, body.text, frame=body.frame, end_frame=body.end_frame, region=region))
+        self.reply({"id": note_id, "author": self.author}, 201)
+
+
+class QueueHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        mode = self.get_query_argument("mode", "rate")
+        after = self.get_query_argument("after", None)
+        if mode not in ("rate", "battle"):
+            raise web.HTTPError(400, f"mode: must be rate or battle (got {mode!r})")
+        author = self.author
+
+        def fetch() -> dict:
+            lab = self.lab()
+            if mode == "battle":
+                from explorer.review.pairs import next_pair
+
+                pair = next_pair(lab)
+                if pair is None:
+                    return {"item": None, "pair": None, "remaining": 0}
+                rows = {r["id"]: r for r in run_rows(queries.runs(lab.log, me=author, ids=list(pair)))}
+                return {"item": None, "pair": [_blind(rows[i]) for i in pair], "remaining": None}
+            unrated = lab.sql(
+                """SELECT r.id FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.run_id = r.id AND x.author = ?)
+                   ORDER BY r.created_at, r.id""", [author]).id.tolist()
+            if after in unrated:  # move past the one just left (e.g. skipped with j)
+                unrated = unrated[unrated.index(after) + 1:] + unrated[: unrated.index(after)]
+            if not unrated:
+                return {"item": None, "pair": None, "remaining": 0}
+            return {"item": run_rows(queries.runs(lab.log, me=author, ids=[unrated[0]]))[0], "pair": None, "remaining": len(unrated)}
+
+        self.reply(await self.work(fetch))
+
+
+class LeaderboardHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        by = self.get_query_argument("by", "model")
+
+        def fetch() -> dict:
+            from explorer.review.leaderboard import leaderboard
+
+            try:
+                board = leaderboard(self.lab(), by=by)
+            except ValueError as exc:
+                raise RequestError([str(exc)]) from None
+            return {"by": by, "rows": records(board)}
+
+        self.reply(await self.work(fetch))
+
+
+class AgreementHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        def fetch() -> dict:
+            from explorer.review.leaderboard import agreement_report
+
+            return agreement_report(self.lab())
+
+        self.reply(await self.work(fetch))
+
+
+class TagsHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.work(lambda: self.lab().tags()))
+
+
+class ChangesHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        def fetch() -> dict:
+            row = self.lab().sql(
+                """SELECT (SELECT count(*) FROM runs) AS runs, (SELECT max(coalesce(finished_at, created_at)) FROM runs) AS run_t,
+                          (SELECT count(*) FROM ratings) AS ratings, (SELECT count(*) FROM votes) AS votes,
+                          (SELECT count(*) FROM annotations) AS notes""").iloc[0]
+            return {"version": "-".join(str(v) for v in row.tolist())}
+
+        self.reply(await self.work(fetch))
+
+
+def run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Runs as JSON-safe dicts in the API's shape (``sha256`` for the media hash)."""
+    rows = []
+    for row in records(frame):
+        item = {key: row.get(key) for key in RUN_FIELDS if key in row}
+        item["sha256"] = row.get("media_sha256")
+        item["tags"] = list(item.get("tags") or [])
+        item["ratings"] = int(item.get("ratings") or 0)
+        rows.append(item)
+    return rows
+
+
+def _blind(run: dict[str, Any]) -> dict[str, Any]:
+    """What a blind battle may show: the clip, not who or what made it."""
+    return {k: run[k] for k in ("id", "sha256", "frames", "fps", "width", "height", "status", "created_at", "author", "backend", "prompt")
+            if k in run} | {"prompt": "", "author": "", "backend": ""}
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-safe records: NaN/NA → None, timestamps → ISO text, arrays → lists, JSON text → values."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean = {}
+        for key, value in row.items():
+            if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+                value = value.tolist()
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            elif value is pd.NA or value is pd.NaT or (not isinstance(value, (list, dict, str)) and _isna(value)):
+                value = None
+            elif isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            elif key in ("region", "request") and isinstance(value, str):
+                value = json.loads(value)
+            clean[key] = value
+        out.append(clean)
+    return out
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def api_handlers(prefix: Callable[..., str]) -> list[tuple[str, type]]:
+    return [
+        (prefix("api", "me"), MeHandler),
+        (prefix("api", "runs"), RunsHandler),
+        (prefix("api", "runs", r"(?P<run_id>[^/]+)"), RunHandler),
+        (prefix("api", "ratings"), RatingsHandler),
+        (prefix("api", "votes"), VotesHandler),
+        (prefix("api", "annotations"), AnnotationsHandler),
+        (prefix("api", "queue", "next"), QueueHandler),
+        (prefix("api", "leaderboard"), LeaderboardHandler),
+        (prefix("api", "agreement"), AgreementHandler),
+        (prefix("api", "tags"), TagsHandler),
+        (prefix("api", "changes"), ChangesHandler),
+    ]
