@@ -153,6 +153,7 @@ class MeHandler(ExplorerAPIHandler):
         self.reply({"author": self.author, "log": str(self.settings["explorer_log"].path)})
 
 
+MAX_OFFSET = 1_000_000_000
 RUN_FILTERS = {"text": str, "tag": str, "author": str, "backend": str, "model": str, "status": str, "min_rating": float,
                "sort": str, "limit": int, "offset": int}
 
@@ -164,8 +165,8 @@ class RunsHandler(ExplorerAPIHandler):
         limit, offset = args.pop("limit", 50), args.pop("offset", 0)
         if not 1 <= limit <= 500:
             raise web.HTTPError(400, f"limit: must be between 1 and 500 (got {limit})")
-        if offset < 0:
-            raise web.HTTPError(400, f"offset: must be 0 or more (got {offset})")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise web.HTTPError(400, f"offset: must be between 0 and {MAX_OFFSET} (got {offset})")
         if "status" in args and args["status"] not in ("running", "succeeded", "failed", "cancelled"):
             raise web.HTTPError(400, f"status: must be running, succeeded, failed or cancelled (got {args['status']!r})")
         if "min_rating" in args and not 0 <= args["min_rating"] <= 5:

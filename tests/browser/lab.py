@@ -104,14 +104,14 @@ class JupyterServer:
             return "(no server log)"
 
 
-def start_jupyter_server(tmp: Path, *, timeout: float = 60.0) -> JupyterServer:
+def start_jupyter_server(tmp: Path, *, timeout: float = 60.0, root: Path | None = None, extra_args: list[str] = ()) -> JupyterServer:
     """Start ``jupyter lab`` with isolated config/runtime/IPython dirs under ``tmp``.
 
     The data path (installed labextensions, kernelspecs in the venv's share/jupyter)
     is left alone on purpose. Raises RuntimeError with the log tail if it does not
     answer ``/api/status`` within ``timeout`` seconds.
     """
-    root = tmp / "root"
+    root = Path(root) if root is not None else tmp / "root"
     config = tmp / "config"
     runtime = tmp / "runtime"
     ipython = tmp / "ipython"
@@ -153,6 +153,7 @@ def start_jupyter_server(tmp: Path, *, timeout: float = 60.0) -> JupyterServer:
         "--LabApp.extension_manager=readonly",
         f"--LabApp.user_settings_dir={config / 'lab' / 'user-settings'}",
         f"--LabApp.workspaces_dir={config / 'lab' / 'workspaces'}",
+        *extra_args,
     ]
     log = open(log_path, "wb")
     proc = subprocess.Popen(
