@@ -312,6 +312,93 @@ def demo(
         run_demo(db, fresh=not keep, console=out)
 
 
+@app.command()
+def export(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write (index.html and media/); created if missing."),
+    text: Optional[str] = typer.Option(None, help="Only prompts containing this text."),
+    tag: Optional[str] = typer.Option(None, help="Only runs carrying this tag."),
+    author: Optional[str] = typer.Option(None, help="Only runs by this author."),
+    backend: Optional[str] = typer.Option(None, help="Only this backend."),
+    min_rating: Optional[float] = typer.Option(None, help="Only runs whose mean rating is at least this."),
+    status: str = typer.Option("succeeded", help="succeeded, failed, cancelled or running."),
+    limit: Optional[int] = typer.Option(None, help="At most this many clips, newest first (default: all)."),
+    by: str = typer.Option("model", help="Leaderboard grouping: model (the backend where a run has none), backend, tag, or a request field (guidance, seed, …)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Write a static review page (leaderboard and clips) that opens from disk in any browser, no server."""
+    from explorer.export import ExportError
+    from explorer.export import export as export_folder
+
+    with _errors():
+        try:
+            lab = _lab(db)
+            summary = export_folder(lab, out_dir, text=text, tag=tag, author=author, backend=backend, min_rating=min_rating,
+                                    status=status, limit=limit, by=by)
+        except ExportError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    media = f"{summary.media_files} media files ({summary.linked} hard-linked, {summary.copied} copied)"
+    out.print(f"wrote {summary.clips} clip(s) ({summary.bytes / 1e6:.1f} MB) to {summary.out_dir}/: index.html + {media}", highlight=False, soft_wrap=True)
+    if summary.missing:
+        out.print(f"[yellow]{summary.missing} clip file(s) missing from {lab.log.media.root}: shown without video[/yellow]", highlight=False)
+    out.print(f"open it: {summary.url}  (double-click index.html, or: python -m webbrowser {summary.index})", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def gallery(
+    build: bool = typer.Option(False, "--build", help="Generate every recipe's clip on the sketch backend into the log (rates nothing)."),
+    db: Path = typer.Option(Path("gallery/gallery.duckdb"), "--db", help="Log for --build."),
+    recipes: Optional[Path] = typer.Option(None, "--recipes", help="A recipes JSON file (default: the starter gallery shipped with the package)."),
+    author: Optional[str] = AuthorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List the starter gallery's recipes; --build makes each recipe's clip (recipes already in the log are skipped)."""
+    from explorer.recipes import load_recipes
+
+    with _errors():
+        items = load_recipes(recipes)
+        if not build:
+            if as_json:
+                out.print_json(json.dumps([r.to_dict() for r in items]))
+                return
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+            for name in ("name", "idea", "prompt", "seed", "clip"):
+                table.add_column(name, overflow="fold")
+            for r in items:
+                table.add_row(r.name, r.idea, r.prompt, str(r.seed), f"{r.frames}f@{r.fps:g}fps {r.width}x{r.height}")
+            out.print(table)
+            out.print(f"{len(items)} recipes. Remix one: lab.fork(lab.gallery()[0], seed=7); build them all: explorer gallery --build", highlight=False)
+            return
+        lab = _lab(db, author)
+        done = _built(lab)
+        made = []
+        for r in items:
+            request = r.request
+            if _recipe_key(request.to_dict()) in done:
+                out.print(f"[dim]skip[/dim]  {r.name}: already in {lab.log.path.name}", highlight=False)
+                continue
+            run = _generate(lab, lambda on_step, request=request: lab.generate(request, progress=False, on_step=on_step), as_json=False)
+            made.append(run)
+            colour = "green" if run.ok else "red"
+            out.print(f"[{colour}]{run.status}[/{colour}] {r.name}: run {run.id}" + (f"  {run.media}" if run.ok else f"  {run.error}"), highlight=False, soft_wrap=True)
+    failed = [run for run in made if not run.ok]
+    out.print(f"{len(made)} clip(s) made, {len(items) - len(made)} already there, in {lab.log.path}", highlight=False, soft_wrap=True)
+    out.print(f"look at them: explorer runs --db {db}   or   explorer export --db {db} --out DIR", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _recipe_key(request: dict) -> tuple:
+    fields = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend")
+    return tuple(request.get(name) if name not in ("fps", "guidance") else float(request.get(name)) for name in fields)
+
+
+def _built(lab) -> set:
+    """Requests already made (succeeded) in this log, for `gallery --build` to skip."""
+    frame = lab.runs(status="succeeded")
+    return {_recipe_key({**row, "negative_prompt": row.get("negative_prompt") or ""}) for row in frame.to_dict("records")}
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def lab(
     ctx: typer.Context,
