@@ -123,7 +123,8 @@ class LogConnection:
             # foreign process (e.g. a `duckdb` shell), so its error is retried too.
             while True:
                 try:
-                    self._conn = duckdb.connect(str(self.path))
+                    # no progress bars: they would land in server logs and notebook stderr
+                    self._conn = duckdb.connect(str(self.path), config={"enable_progress_bar": False})
                     break
                 except duckdb.IOException as exc:
                     if "lock" not in str(exc).lower():
