@@ -123,13 +123,14 @@ class LogConnection:
             # foreign process (e.g. a `duckdb` shell), so its error is retried too.
             while True:
                 try:
-                    # no progress bars: they would land in server logs and notebook stderr
-                    self._conn = duckdb.connect(str(self.path), config={"enable_progress_bar": False})
+                    self._conn = duckdb.connect(str(self.path))
                     break
                 except duckdb.IOException as exc:
                     if "lock" not in str(exc).lower():
                         raise
                     delay = self._backoff(delay, deadline, "a process outside Clip Explorer")
+            # no progress bars: they would land in server logs and notebook stderr
+            self._conn.execute("SET enable_progress_bar = false")
             self._lock_fd, lock_fd = lock_fd, None
         finally:
             if lock_fd is not None:

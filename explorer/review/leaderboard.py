@@ -1,0 +1,135 @@
+"""Which model (backend, tag, setting) wins: runs grouped by a key, scored by votes and stars."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from explorer.log.queries import LATEST_RATINGS
+from explorer.request import Request
+from explorer.review.agreement import star_agreement, vote_agreement
+from explorer.review.bradley_terry import bradley_terry
+from explorer.review.ratings import star_summary
+
+if TYPE_CHECKING:
+    from explorer.lab import Lab
+
+COLUMNS = ["key", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs"]
+SPECIAL = ("model", "backend", "tag")
+
+
+def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.DataFrame:
+    """Runs grouped by ``by``, best first: Bradley–Terry score of the group and its mean stars.
+
+    ``by``: ``"model"`` (the backend's name when a run has no model, e.g. ``"sketch"``),
+    ``"backend"``, ``"tag"`` (a run counts under each tag of its latest ratings; untagged
+    runs are left out), any request field (``"guidance"``, ``"steps"``, ``"seed"``,
+    ``"prompt"``, …) or ``"extra.<name>"`` (runs without that extra are left out).
+
+    A vote between two runs is a vote between their groups (votes within one group are
+    skipped). Columns: ``key``, ``bt_score``/``ci_low``/``ci_high`` (see ``bradley_terry``),
+    ``votes`` (between groups), ``mean_rating``/``rating_ci_low``/``rating_ci_high``/``ratings``
+    (each author's latest star rating per run, see ``star_summary``) and ``runs`` (succeeded
+    runs). Sorted by ``bt_score``, best first, groups without votes last (by mean rating).
+
+    >>> import explorer, tempfile, pathlib
+    >>> lab = explorer.open(pathlib.Path(tempfile.mkdtemp()) / "log.duckdb", author="me")
+    >>> a, b = (lab.generate("a fox", guidance=g, frames=2, width=32, height=32, steps=1, progress=False).id for g in (3.0, 9.0))
+    >>> _ = lab.vote(b, a), lab.vote(b, a), lab.rate(b, 5)
+    >>> board = leaderboard(lab, "guidance", bootstrap=0)
+    >>> board[["key", "votes", "ratings", "runs"]].to_dict("records")
+    [{'key': 9.0, 'votes': 2, 'ratings': 1, 'runs': 1}, {'key': 3.0, 'votes': 2, 'ratings': 0, 'runs': 1}]
+    >>> lab.log.close()
+    """
+    keys = _keys(lab, by)  # run_id -> [key, ...]
+    runs = lab.sql("SELECT id FROM runs WHERE status = 'succeeded'")
+    run_counts: dict[Any, int] = {}
+    for run_id in runs["id"]:
+        for key in keys.get(run_id, ()):
+            run_counts[key] = run_counts.get(key, 0) + 1
+
+    votes = lab.votes()
+    rows = []
+    for w, l, tie in zip(votes["winner_id"], votes["loser_id"], votes["tie"]):
+        for kw in keys.get(w, ()):
+            for kl in keys.get(l, ()):
+                if kw != kl:
+                    rows.append((kw, kl, bool(tie)))
+    group_votes = pd.DataFrame(rows, columns=["winner_id", "loser_id", "tie"])
+
+    ratings = lab.ratings()
+    exploded = [(key, score) for run_id, score in zip(ratings["run_id"], ratings["score"]) for key in keys.get(run_id, ())]
+    stars = star_summary(pd.DataFrame(exploded, columns=["key", "score"]), by="key") if exploded else None
+
+    all_keys = list(dict.fromkeys([*run_counts, *group_votes["winner_id"], *group_votes["loser_id"],
+                                   *([] if stars is None else stars["key"])]))
+    bt = bradley_terry(group_votes, all_keys, bootstrap=bootstrap).set_index("item") if all_keys else None
+    out = pd.DataFrame({"key": all_keys})
+    if bt is not None:
+        out["bt_score"] = [bt.at[k, "score"] for k in all_keys]
+        out["ci_low"] = [bt.at[k, "ci_low"] for k in all_keys]
+        out["ci_high"] = [bt.at[k, "ci_high"] for k in all_keys]
+        out["votes"] = [int(bt.at[k, "votes"]) for k in all_keys]
+    stars = stars.set_index("key") if stars is not None else None
+    has = [stars is not None and k in stars.index for k in all_keys]
+    out["mean_rating"] = [stars.at[k, "mean"] if h else math.nan for k, h in zip(all_keys, has)]
+    out["rating_ci_low"] = [stars.at[k, "ci_low"] if h else math.nan for k, h in zip(all_keys, has)]
+    out["rating_ci_high"] = [stars.at[k, "ci_high"] if h else math.nan for k, h in zip(all_keys, has)]
+    out["ratings"] = [int(stars.at[k, "count"]) if h else 0 for k, h in zip(all_keys, has)]
+    out["runs"] = [run_counts.get(k, 0) for k in all_keys]
+    out = out.reindex(columns=COLUMNS)
+    out = out.sort_values(["bt_score", "mean_rating"], ascending=False, na_position="last", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def agreement_report(lab: Lab) -> dict[str, Any]:
+    """How much reviewers agree, JSON-safe (NaN becomes None).
+
+    ``{"star_alpha": Krippendorff's ordinal alpha or None, "reviewers": [{"author", "votes",
+    "compared", "agreement"}, ...], "ratings": latest ratings, "votes": votes}``.
+
+    >>> import explorer, tempfile, pathlib
+    >>> lab = explorer.open(pathlib.Path(tempfile.mkdtemp()) / "log.duckdb", author="me")
+    >>> agreement_report(lab)
+    {'star_alpha': None, 'reviewers': [], 'ratings': 0, 'votes': 0}
+    >>> lab.log.close()
+    """
+    ratings = lab.ratings()
+    votes = lab.votes()
+    reviewers = [{"author": r["author"], "votes": int(r["votes"]), "compared": int(r["compared"]), "agreement": _num(r["agreement"])}
+                 for r in vote_agreement(votes).to_dict("records")]
+    return {"star_alpha": _num(star_agreement(ratings)), "reviewers": reviewers, "ratings": len(ratings), "votes": len(votes)}
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _keys(lab: Lab, by: str) -> dict[str, list]:
+    """Each run's group key(s) under ``by``."""
+    if by == "tag":
+        frame = lab.sql(f"SELECT run_id, list_sort(list_distinct(flatten(list(tags)))) AS tags FROM ({LATEST_RATINGS}) GROUP BY run_id")
+        return {r: list(t) for r, t in zip(frame["run_id"], frame["tags"]) if t is not None and len(t)}
+    if by == "model":
+        frame = lab.sql("SELECT id, coalesce(model, backend) AS key FROM runs")
+        return {r: [k] for r, k in zip(frame["id"], frame["key"])}
+    fields = set(Request.model_fields) - {"extra"}
+    if by.startswith("extra.") and len(by) > len("extra."):
+        path: list[str] = ["extra", by[len("extra."):]]
+    elif by in fields:
+        path = [by]
+    else:
+        raise ValueError(f"leaderboard: can't group by {by!r}; use one of {', '.join(SPECIAL)}, "
+                         f"a request field ({', '.join(sorted(fields - {'backend', 'model'}))}) or extra.<name>")
+    frame = lab.sql("SELECT id, request FROM runs")
+    keys = {}
+    for run_id, request in zip(frame["id"], frame["request"]):
+        value: Any = json.loads(request) if isinstance(request, str) else request
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            keys[run_id] = [value if isinstance(value, (str, int, float, bool)) else json.dumps(value, sort_keys=True)]
+    return keys
