@@ -8,9 +8,11 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-# Re-install only when pyproject.toml changed since the last install.
+# Re-install only when pyproject.toml or the review panel's sources changed since the last install.
+# The install builds the review panel (extensions/) with jlpm: Node must be on PATH (a built wheel needs none).
 stamp=.venv/.explorer-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+   || [ -n "$(find extensions/src extensions/style extensions/package.json -newer "$stamp" 2>/dev/null | head -1)" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # The CPU build of torch, pinned: the package itself asks only for a range (GPU users get their CUDA build),
   # and an unpinned install here would pull a multi-GB CUDA build.

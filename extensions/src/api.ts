@@ -1,0 +1,206 @@
+/**
+ * Typed calls to Clip Explorer's REST API (explorer/server/openapi.yaml) through Jupyter's ServerConnection,
+ * which adds the token or session cookie and the XSRF header; the server, not the page, names the author.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export interface Run {
+  id: string;
+  created_at: string;
+  author: string;
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  backend: string;
+  model?: string | null;
+  prompt: string;
+  negative_prompt?: string | null;
+  seed?: number;
+  frames?: number;
+  fps?: number;
+  width?: number;
+  height?: number;
+  steps?: number;
+  guidance?: number;
+  sha256?: string | null;
+  rating?: number | null;
+  ratings?: number;
+  my_rating?: number | null;
+  tags?: string[];
+}
+
+export interface Annotation {
+  id: string;
+  run_id: string;
+  author: string;
+  created_at: string;
+  frame: number;
+  end_frame?: number | null;
+  time_s?: number;
+  text: string;
+}
+
+export interface RunDetail extends Run {
+  annotations?: Annotation[];
+  ratings_latest?: { author: string; score: number; tags?: string[]; note?: string | null }[];
+}
+
+export interface RunPage {
+  total: number;
+  limit: number;
+  offset: number;
+  items: Run[];
+}
+
+export interface RunFilters {
+  text?: string;
+  tag?: string;
+  author?: string;
+  backend?: string;
+  model?: string;
+  status?: string;
+  min_rating?: number;
+  sort?: 'newest' | 'oldest' | 'rating';
+  limit?: number;
+  offset?: number;
+}
+
+export interface QueueNext {
+  item?: Run | null;
+  pair?: [Run, Run] | null;
+  remaining?: number;
+}
+
+export interface LeaderRow {
+  key: string;
+  bt_score: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  votes: number;
+  mean_rating: number | null;
+  rating_ci_low?: number | null;
+  rating_ci_high?: number | null;
+  ratings: number;
+  runs: number;
+}
+
+export interface Leaderboard {
+  by: string;
+  rows: LeaderRow[];
+}
+
+export interface Created {
+  id: string;
+  author: string;
+}
+
+/** An error the API reported ({error}) or a network failure, with a message fit to show. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+function queryString(query?: Query): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** The API client: one per panel (the settings carry the base URL and credentials). */
+export class ExplorerApi {
+  readonly settings: ServerConnection.ISettings;
+
+  constructor(settings?: ServerConnection.ISettings) {
+    this.settings = settings ?? ServerConnection.makeSettings();
+  }
+
+  /** URL of a clip (mp4), its poster (poster.jpg) or thumbnail (thumb.webp); same-origin cookies authorise it. */
+  mediaUrl(sha256: string, kind: 'mp4' | 'poster.jpg' | 'thumb.webp' = 'mp4'): string {
+    return URLExt.join(this.settings.baseUrl, 'explorer', 'media', `${sha256}.${kind}`);
+  }
+
+  async request<T>(path: string, init: RequestInit = {}, query?: Query): Promise<T> {
+    const url = URLExt.join(this.settings.baseUrl, 'explorer', 'api', path) + queryString(query);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (e) {
+      throw new ApiError(`network error: ${(e as Error).message ?? e}`, 0);
+    }
+    const text = await response.text();
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const message =
+        body && typeof body === 'object' && 'error' in body
+          ? String((body as { error: unknown }).error)
+          : `${response.status} ${response.statusText || 'error'}`;
+      throw new ApiError(message, response.status);
+    }
+    return body as T;
+  }
+
+  private post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>(path, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  }
+
+  me(): Promise<{ author: string; log?: string }> {
+    return this.request('me');
+  }
+
+  runs(filters: RunFilters = {}): Promise<RunPage> {
+    return this.request('runs', {}, filters as Query);
+  }
+
+  run(id: string): Promise<RunDetail> {
+    return this.request(`runs/${encodeURIComponent(id)}`);
+  }
+
+  rate(run_id: string, score: number, tags: string[] = [], note: string | null = null): Promise<Created> {
+    return this.post('ratings', { run_id, score, tags, note });
+  }
+
+  vote(winner_id: string, loser_id: string, tie = false): Promise<Created> {
+    return this.post('votes', { winner_id, loser_id, tie });
+  }
+
+  annotate(run_id: string, text: string, frame: number): Promise<Created> {
+    return this.post('annotations', { run_id, text, frame, region: null });
+  }
+
+  next(mode: 'rate' | 'battle', after?: string): Promise<QueueNext> {
+    return this.request('queue/next', {}, { mode, after });
+  }
+
+  leaderboard(by = 'model'): Promise<Leaderboard> {
+    return this.request('leaderboard', {}, { by });
+  }
+
+  agreement(): Promise<Record<string, unknown>> {
+    return this.request('agreement');
+  }
+
+  tags(): Promise<string[]> {
+    return this.request('tags');
+  }
+
+  changes(): Promise<{ version: string }> {
+    return this.request('changes');
+  }
+}
