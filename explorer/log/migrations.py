@@ -5,8 +5,9 @@ migration is never edited once released: change the schema by appending a
 new one. A database written by an older version opens in a newer one with
 every row kept.
 
-DuckDB cannot ALTER a table that has an explicit index, so the schema keeps
-none beyond primary keys (its zone maps serve the filters we use).
+DuckDB cannot ALTER a table that has an explicit index, so the first tables
+kept none beyond primary keys; 0003 indexes the reviewer tables by run for
+point lookups, and a migration that alters them must drop those indexes first.
 """
 
 from __future__ import annotations
@@ -106,6 +107,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append((
+    "0003_review_indexes",
+    # Point lookups of a page's or a run's ratings, votes and notes stay fast on logs of millions of rows.
+    # Note: DuckDB cannot ALTER a table with an index; a later migration changing these tables drops them first.
+    """
+    CREATE INDEX ratings_run ON ratings (run_id);
+    CREATE INDEX votes_winner ON votes (winner_id);
+    CREATE INDEX votes_loser ON votes (loser_id);
+    CREATE INDEX annotations_run ON annotations (run_id);
+    """,
+))
 
 LATEST = MIGRATIONS[-1][0]
 

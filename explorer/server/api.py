@@ -264,9 +264,14 @@ class LeaderboardHandler(ExplorerAPIHandler):
 
         def fetch() -> dict:
             from explorer.review.leaderboard import leaderboard
+            from explorer.review.standings import COLUMN_KEYS, Standings
 
             try:
-                board = leaderboard(self.lab(), by=by)
+                if by in COLUMN_KEYS:  # kept up to date incrementally: fast on big logs
+                    cache = self.settings.setdefault("explorer_standings", {})
+                    board = cache.setdefault(by, Standings(self.settings["explorer_log"].get(), by)).table()
+                else:
+                    board = leaderboard(self.lab(), by=by)
             except ValueError as exc:
                 raise RequestError([str(exc)]) from None
             return {"by": by, "rows": records(board)}
