@@ -28,6 +28,12 @@ err = Console(stderr=True)
 DbOption = typer.Option(None, "--db", envvar="EXPLORER_DB", help="Log file (default: EXPLORER_DB, else ./explorer.duckdb).", show_default=False)
 AuthorOption = typer.Option(None, "--author", help="Who is acting (default: EXPLORER_AUTHOR, JupyterHub user or login name).")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+# The filters `runs` and `export` share.
+TextOption = typer.Option(None, help="Only prompts containing this text.")
+TagOption = typer.Option(None, help="Only runs carrying this tag.")
+AuthorFilterOption = typer.Option(None, "--author", help="Only runs by this author.")
+BackendFilterOption = typer.Option(None, help="Only this backend.")
+MinRatingOption = typer.Option(None, help="Only runs whose mean rating is at least this.")
 
 
 def _range(name: str) -> str:
@@ -169,12 +175,12 @@ def _fork(lab, source, changes, on_step):
 
 @app.command()
 def runs(
-    text: Optional[str] = typer.Option(None, help="Only prompts containing this text."),
-    tag: Optional[str] = typer.Option(None, help="Only runs carrying this tag."),
-    author: Optional[str] = typer.Option(None, help="Only runs by this author."),
-    backend: Optional[str] = typer.Option(None, help="Only this backend."),
+    text: Optional[str] = TextOption,
+    tag: Optional[str] = TagOption,
+    author: Optional[str] = AuthorFilterOption,
+    backend: Optional[str] = BackendFilterOption,
     status: Optional[str] = typer.Option(None, help="succeeded, failed, cancelled or running."),
-    min_rating: Optional[float] = typer.Option(None, help="Only runs whose mean rating is at least this."),
+    min_rating: Optional[float] = MinRatingOption,
     sort: str = typer.Option("newest", help="newest, oldest or rating."),
     limit: int = typer.Option(50, help="At most this many rows."),
     db: Optional[Path] = DbOption,
@@ -315,11 +321,11 @@ def demo(
 @app.command()
 def export(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write (index.html and media/); created if missing."),
-    text: Optional[str] = typer.Option(None, help="Only prompts containing this text."),
-    tag: Optional[str] = typer.Option(None, help="Only runs carrying this tag."),
-    author: Optional[str] = typer.Option(None, help="Only runs by this author."),
-    backend: Optional[str] = typer.Option(None, help="Only this backend."),
-    min_rating: Optional[float] = typer.Option(None, help="Only runs whose mean rating is at least this."),
+    text: Optional[str] = TextOption,
+    tag: Optional[str] = TagOption,
+    author: Optional[str] = AuthorFilterOption,
+    backend: Optional[str] = BackendFilterOption,
+    min_rating: Optional[float] = MinRatingOption,
     status: str = typer.Option("succeeded", help="succeeded, failed, cancelled or running."),
     limit: Optional[int] = typer.Option(None, help="At most this many clips, newest first (default: all)."),
     by: str = typer.Option("model", help="Leaderboard grouping: model (the backend where a run has none), backend, tag, or a request field (guidance, seed, …)."),

@@ -76,8 +76,9 @@ def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.Data
     stars = stars.set_index("key") if stars is not None else None
     has = [stars is not None and k in stars.index for k in all_keys]
     out["mean_rating"] = [stars.at[k, "mean"] if h else math.nan for k, h in zip(all_keys, has)]
-    out["rating_ci_low"] = [stars.at[k, "ci_low"] if h else math.nan for k, h in zip(all_keys, has)]
-    out["rating_ci_high"] = [stars.at[k, "ci_high"] if h else math.nan for k, h in zip(all_keys, has)]
+    # stars live on 1..5: a t-interval from two ratings can reach far outside, which reads as nonsense
+    out["rating_ci_low"] = [max(1.0, stars.at[k, "ci_low"]) if h else math.nan for k, h in zip(all_keys, has)]
+    out["rating_ci_high"] = [min(5.0, stars.at[k, "ci_high"]) if h else math.nan for k, h in zip(all_keys, has)]
     out["ratings"] = [int(stars.at[k, "count"]) if h else 0 for k, h in zip(all_keys, has)]
     out["runs"] = [run_counts.get(k, 0) for k in all_keys]
     out = out.reindex(columns=COLUMNS)

@@ -74,6 +74,13 @@ class ExplorerWidget(anywidget.AnyWidget):
     def on_message(self, content: dict, buffers: list) -> None:
         """Widget-specific messages from the browser (override)."""
 
+    def _guard(self, fn: Any, *args: Any) -> None:
+        """Run a browser-triggered action; an error is shown in the widget's ``message``, never raised into the comm."""
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - the kernel must stay up whatever a click sends
+            self.message = f"Error: {type(exc).__name__}: {exc}"
+
     def _send_media(self, content: dict) -> None:
         sha, kind = content.get("sha256", ""), content.get("kind", "mp4")
         try:

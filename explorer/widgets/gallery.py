@@ -174,11 +174,5 @@ class Gallery(ExplorerWidget):
             self._quiet = False
         self.refresh()
 
-    def _guard(self, fn: Any, *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into the kernel's comm handler
-            self.message = f"Error: {type(exc).__name__}: {exc}"
-
     def _fallback_html(self) -> str | None:
         return f"<p>Clip Explorer gallery: {self.total} clips (open in JupyterLab to browse).</p>"

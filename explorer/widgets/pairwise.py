@@ -94,11 +94,5 @@ class Pairwise(ExplorerWidget):
             return
         self._guard(self.choose, content.get("choice"))
 
-    def _guard(self, fn: Any, *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into the kernel's comm handler
-            self.message = f"Error: {type(exc).__name__}: {exc}"
-
     def _fallback_html(self) -> str | None:
         return f"<p>Clip Explorer pairwise: {self.votes} votes this session (open in JupyterLab to vote).</p>"
