@@ -1,7 +1,9 @@
 """The widget kit: every widget comes from ``lab.ui`` (anywidget; one Python class beside its .js and .css).
 
->>> lab.ui.player(run)                      # doctest: +SKIP
->>> lab.ui.compare([a, b, c], blind=True)   # doctest: +SKIP
+In a notebook::
+
+    lab.ui.player(run)
+    lab.ui.compare([a, b, c], blind=True)
 """
 
 from __future__ import annotations
