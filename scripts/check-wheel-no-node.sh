@@ -35,7 +35,8 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 need = ["explorer/labextension/package.json", "explorer/labextension/static/style.js",
         "share/jupyter/labextensions/clip-explorer/package.json",
         "share/jupyter/labextensions/clip-explorer/install.json",
-        "etc/jupyter/jupyter_server_config.d/explorer.json"]
+        "etc/jupyter/jupyter_server_config.d/explorer.json",
+        "share/jupyter/lab/settings/overrides.d/clip-explorer.json"]
 missing = [n for n in need if not any(x == n or x.endswith(".data/data/" + n) for x in names)]
 if missing:
     sys.exit(f"missing from the wheel: {missing}")

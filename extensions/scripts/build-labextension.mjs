@@ -6,7 +6,12 @@
 // so we pass it with --core-package-file. We ask the Python that runs `jupyter-builder` for it: inside
 // pip's isolated build that is the build environment's JupyterLab, elsewhere the active venv's.
 // Usage: node scripts/build-labextension.mjs [--development]
+//
+// The built files are committed (so `pip install` from a clone needs no Node). After building, this script
+// writes the SHA-256 of the sources it was built from into ../explorer/labextension/source.sha256;
+// tests/test_labextension_current.py recomputes it and fails when the committed build is stale.
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -90,3 +95,17 @@ if (builder) {
   }
   run(jupyter, ['labextension', 'build', ...(development ? ['--development', 'True'] : []), '.']);
 }
+
+// The sources' fingerprint: for each file (sorted by path), its path and the SHA-256 of its bytes.
+// tests/test_labextension_current.py computes the same; keep the two in step.
+const SOURCES = ['package.json', 'tsconfig.json', 'src', 'style'];
+function filesUnder(p) {
+  if (fs.statSync(p).isFile()) return [p];
+  return fs.readdirSync(p).flatMap(name => filesUnder(path.join(p, name)));
+}
+const digest = crypto.createHash('sha256');
+for (const file of SOURCES.flatMap(filesUnder).map(f => f.split(path.sep).join('/')).sort()) {
+  const bytes = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  digest.update(`${file}\n${bytes}\n`);
+}
+fs.writeFileSync('../explorer/labextension/source.sha256', digest.digest('hex') + '\n');
