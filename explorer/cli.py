@@ -1,6 +1,6 @@
 """`explorer …`: generate, list, rate, vote, show and fork clips from the shell (Typer + Rich).
 
-Every command takes ``--db`` (else ``EXPLORER_DB``, else ``explorer.duckdb`` in
+Every command takes `--db` (else `EXPLORER_DB`, else `explorer.duckdb` in
 the working folder). Exit codes: 0 done, 1 the run failed or was cancelled,
 2 bad input (the message names the field).
 """
@@ -21,7 +21,16 @@ from rich.table import Table
 
 from explorer.request import LIMITS, RequestError, parse_size
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+
+
+def _flag_type(self, ctx):
+    """On/off flags take no value, so --help shows no type for them (Typer 0.2x prints `<bool>`)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type
 out = Console()
 err = Console(stderr=True)
 
@@ -54,10 +63,11 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _lab(db: Optional[Path], author: Optional[str] = None):
+def _lab(db: Optional[Path], author: Optional[str] = None, *, create: bool = False):
+    """The log for a command; only commands that make runs (``create=True``) may start a new one."""
     import explorer
 
-    return explorer.open(db, author=author)
+    return explorer.open(db, author=author, create=create)
 
 
 def _parse_params(params: list[str]) -> dict[str, Any]:
@@ -133,7 +143,7 @@ def generate(
         from explorer.request import Request
 
         request = Request(**fields)
-        lab = _lab(db, author)
+        lab = _lab(db, author, create=True)
         run = _generate(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step), as_json)
     _finish(run, as_json)
 
@@ -163,7 +173,8 @@ def fork(
         changes = _parse_params(set_)
         if isinstance(changes.get("size"), str):
             changes["width"], changes["height"] = parse_size(changes.pop("size"))
-        lab = _lab(db, author)
+        # A clip file carries its recipe, so forking one may start a new log; a run id needs the log it is in.
+        lab = _lab(db, author, create=source.lower().endswith(".mp4"))
         run = _generate(lab, lambda on_step: _fork(lab, source, changes, on_step), as_json)
     _finish(run, as_json)
 
@@ -266,8 +277,7 @@ def show(
                 out.print_json(json.dumps(recipe))
             else:
                 out.print(f"clip [bold]{target}[/bold] from run [bold]{recipe.get('run')}[/bold]")
-                for key, value in recipe["request"].items():
-                    out.print(f"  {key}: {value!r}", highlight=False)
+                _print_fields(recipe["request"])
                 out.print(f"fork it: explorer fork {target} --set seed=…")
             return
         lab = _lab(db)
@@ -278,13 +288,22 @@ def show(
         out.print_json(json.dumps(row, default=str))
         return
     out.print(f"run [bold]{row['id']}[/bold] {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
-    for key, value in row["request"].items():
-        out.print(f"  {key}: {value!r}", highlight=False)
-    for key in ("media", "media_sha256", "duration_s", "device", "error", "hint"):
-        if row.get(key) is not None:
-            out.print(f"  {key}: {row[key]}", highlight=False)
+    _print_fields(row["request"])
+    _print_fields({key: row.get(key) for key in ("media", "media_sha256", "duration_s", "device", "error", "hint")})
     for r in ratings.itertuples():
         out.print(f"  rated {'★' * r.score} by {r.author}" + (f" tags {', '.join(r.tags)}" if len(r.tags) else "") + (f": {r.note}" if r.note else ""))
+
+
+def _print_fields(fields: dict) -> None:
+    """One `name: value` line per field that has a value: text as is, numbers rounded, structures as JSON."""
+    for key, value in fields.items():
+        if value is None or value == "" or value == {} or value == []:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        out.print(f"  {key}: {value}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -307,15 +326,13 @@ def backends() -> None:
 
 
 @app.command()
-def demo(
-    db: Path = typer.Option(Path("demo/explorer.duckdb"), "--db", help="Where the demo log goes (started fresh)."),
-    keep: bool = typer.Option(False, help="Add to an existing demo log instead of starting fresh."),
-) -> None:
-    """Generate a handful of sketch clips into a fresh log, rate and fork a few, and say where to look."""
+def demo(db: Optional[Path] = DbOption) -> None:
+    """Make a handful of sketch clips, rate and fork a few, and say where to look (once per log; nothing is deleted)."""
     from explorer.demo import run_demo
+    from explorer.log import default_db_path
 
     with _errors():
-        run_demo(db, fresh=not keep, console=out)
+        run_demo(default_db_path(db), console=out)
 
 
 @app.command()
@@ -375,7 +392,7 @@ def gallery(
             out.print(table)
             out.print(f"{len(items)} recipes. Remix one: lab.fork(lab.gallery()[0], seed=7); build them all: explorer gallery --build", highlight=False)
             return
-        lab = _lab(db, author)
+        lab = _lab(db, author, create=True)
         done = _built(lab)
         made = []
         for r in items:
@@ -410,19 +427,39 @@ def lab(
     ctx: typer.Context,
     notebook: Path = typer.Argument(Path("notebooks/quickstart.ipynb"), help="Notebook to open (default: the quickstart tour)."),
     port: int = typer.Option(8888, help="Port for JupyterLab (on 127.0.0.1)."),
+    db: Optional[Path] = DbOption,
 ) -> None:
-    """Start JupyterLab on a notebook (the quickstart tour by default); extra options go to `jupyter lab`."""
+    """Start JupyterLab on a notebook, with the tours, the kernels and the review panel all on one log.
+
+    The server's root is the working folder; the log (`--db`, else `EXPLORER_DB`, else
+    `./explorer.duckdb`) is handed to every kernel as `EXPLORER_DB` and to the review panel,
+    so `explorer.open()` in a notebook finds the clips the demo made. Runs as root too (containers,
+    rented GPU machines). Options it does not know go to `jupyter lab`.
+    """
     import importlib.util
     import os
+
+    from explorer.log import default_db_path
 
     if importlib.util.find_spec("jupyterlab") is None:
         err.print("[red]error:[/red] JupyterLab is not installed: pip install 'clip-explorer[lab]'")
         raise typer.Exit(2)
-    if not notebook.exists():
-        err.print(f"[red]error:[/red] no notebook at {notebook} (run from the repository root, or give a path)")
+    if not notebook.is_file():
+        err.print(f"[red]error:[/red] no notebook at {notebook} (run from the repository root, or give a path)", highlight=False)
         raise typer.Exit(2)
-    args = [sys.executable, "-m", "jupyterlab", str(notebook), "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", *ctx.args]
-    out.print(f"starting JupyterLab on {notebook} (Ctrl+C to stop)", highlight=False)
+    root = Path.cwd().resolve()
+    notebook = notebook.resolve()
+    if root not in notebook.parents:
+        root = notebook.parent  # JupyterLab can only open what lies under its root
+    log = default_db_path(db).expanduser().resolve()
+    os.environ["EXPLORER_DB"] = str(log)  # kernels inherit it: explorer.open() finds this log
+    args = [sys.executable, "-m", "jupyterlab", str(notebook), f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", f"--ClipExplorer.db={log}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # root is the normal user in containers; Jupyter refuses it otherwise
+    args += ctx.args
+    state = "" if log.exists() else " (not made yet: run `explorer demo`, or generate in a notebook)"
+    out.print(f"starting JupyterLab in {root} on {notebook.relative_to(root)}; log {log}{state} (Ctrl+C to stop)", highlight=False, soft_wrap=True)
     os.execv(sys.executable, args)
 
 

@@ -70,16 +70,19 @@ class Run:
         return f"<Run {self.id} {self.status} {self.request.backend} seed={self.request.seed} {self.request.prompt!r} {outcome}>"
 
 
-def open(path: str | os.PathLike | None = None, *, author: str | None = None) -> Lab:  # noqa: A001 - the documented entry point
-    """Open (or create) a log; ``path`` falls back to ``EXPLORER_DB``, then ``explorer.duckdb`` here."""
-    return Lab(default_db_path(path), author=author)
+def open(path: str | os.PathLike | None = None, *, author: str | None = None, create: bool = True) -> Lab:  # noqa: A001 - the documented entry point
+    """Open (or create) a log; ``path`` falls back to ``EXPLORER_DB``, then ``explorer.duckdb`` here.
+
+    With ``create=False`` a missing log raises :class:`~explorer.log.LogMissing` and nothing is created.
+    """
+    return Lab(default_db_path(path), author=author, create=create)
 
 
 class Lab:
     """Generate clips and record taste in one log. Create with :func:`explorer.open`."""
 
-    def __init__(self, path: str | os.PathLike, *, author: str | None = None):
-        self.log = Log(path)
+    def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True):
+        self.log = Log(path, create=create)
         self.author = author or default_author()
 
     @classmethod
@@ -301,7 +304,8 @@ class _TqdmSteps:
     def __init__(self, request: Request):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=request.steps, desc=f"{request.backend}: {request.prompt[:40]}", unit="step", leave=False)
+        # disable=None: no bar where stderr is not a terminal (logs, pipes), which it would flood; notebooks get theirs.
+        self.bar = tqdm(total=request.steps, desc=f"{request.backend}: {request.prompt[:40]}", unit="step", leave=False, disable=None)
 
     def __call__(self, step: Step) -> None:
         self.bar.total = step.total

@@ -45,8 +45,7 @@ def test_invalid_request_exits_2_and_names_the_field(tmp_path):
     assert result.returncode == 2 and "width: must be even" in result.stderr
     result = explorer("generate", "kite", "--size", "big", "--db", db, check=False)
     assert result.returncode == 2 and "size: must look like WIDTHxHEIGHT" in result.stderr
-    result = explorer("runs", "--db", db, "--json")
-    assert json.loads(result.stdout) == []  # nothing logged
+    assert not db.exists()  # nothing logged: bad input fails before the log is opened
 
 
 def test_db_falls_back_to_env_then_working_folder(tmp_path):
@@ -107,3 +106,31 @@ def test_failed_run_exits_1(tmp_path):
 def test_help_explains(command):
     result = explorer(*command, "--help")
     assert "Usage" in result.stdout and "--db" in result.stdout or command == []
+
+
+@pytest.mark.parametrize("command", [["runs"], ["rate", "abc123", "4"], ["vote", "abc123", "def456"], ["annotate", "abc123", "note"],
+                                     ["show", "abc123"], ["lineage", "abc123"], ["fork", "abc123", "--set", "seed=2"],
+                                     ["export", "--out", "review"]])
+def test_commands_that_need_a_log_refuse_a_missing_one(tmp_path, command):
+    typo = tmp_path / "tema.duckdb"
+    result = explorer(*command, "--db", typo, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"no Clip Explorer log at {typo}" in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing may be created: no log, no lock, no media folder, no export"
+
+
+def test_help_is_plain_text():
+    """No reStructuredText markup, and on/off flags show no `<bool>` value."""
+    for command in (["generate"], ["runs"], ["lab"], ["export"]):
+        text = explorer(*command, "--help").stdout
+        assert "``" not in text and "<bool>" not in text, text
+    assert "--json" in explorer("runs", "--help").stdout
+
+
+def test_show_prints_values_not_python_reprs(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    run = json.loads(explorer("generate", "kite at dusk", *SMALL, "--guidance", 3.333333333, "--param", "pace=0", "--db", db, "--json").stdout)
+    text = explorer("show", run["id"], "--db", db).stdout
+    assert "prompt: kite at dusk" in text and "'kite at dusk'" not in text
+    assert "guidance: 3.333\n" in text and "3.333333333" not in text
+    assert 'extra: {"pace": 0}' in text

@@ -27,11 +27,15 @@ from explorer.request import Request
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 DEFAULT_DB = "explorer.duckdb"
 
-__all__ = ["Log", "LogBusy", "LogError", "default_author", "default_db_path", "new_id"]
+__all__ = ["Log", "LogBusy", "LogError", "LogMissing", "default_author", "default_db_path", "new_id"]
 
 
 class LogError(ValueError):
     """A log that cannot be opened, or a write that names something the log does not hold."""
+
+
+class LogMissing(LogError):
+    """No log at the path given, where one must already exist (``create=False``)."""
 
 
 def new_id() -> str:
@@ -67,10 +71,13 @@ class Log:
     'doc-log.duckdb'
     """
 
-    def __init__(self, path: str | os.PathLike, *, linger: float = 0.5, timeout: float = 60.0):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, linger: float = 0.5, timeout: float = 60.0):
         self.path = Path(path).expanduser().resolve()
         if self.path.is_dir():
             raise LogError(f"{self.path} is a folder; give the path of a .duckdb file")
+        if not create and not self.path.exists():
+            # Checked before anything touches the disk: a typo in a path must not leave a new log (or lock) behind.
+            raise LogMissing(f"no Clip Explorer log at {self.path}")
         self.media = MediaStore(media_folder_for(self.path))
         self.connection = LogConnection(self.path, linger=linger, timeout=timeout)
         self._open()
