@@ -444,6 +444,10 @@ def lab(
     if importlib.util.find_spec("jupyterlab") is None:
         err.print("[red]error:[/red] JupyterLab is not installed: pip install 'clip-explorer[lab]'")
         raise typer.Exit(2)
+    extra = list(ctx.args)
+    if str(notebook).startswith("-"):  # `explorer lab --no-browser`: an option for jupyter lab, not a notebook
+        extra.insert(0, str(notebook))
+        notebook = Path("notebooks/quickstart.ipynb")
     if not notebook.is_file():
         err.print(f"[red]error:[/red] no notebook at {notebook} (run from the repository root, or give a path)", highlight=False)
         raise typer.Exit(2)
@@ -457,7 +461,7 @@ def lab(
             f"--ServerApp.port={port}", f"--ClipExplorer.db={log}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # root is the normal user in containers; Jupyter refuses it otherwise
-    args += ctx.args
+    args += extra
     state = "" if log.exists() else " (not made yet: run `explorer demo`, or generate in a notebook)"
     out.print(f"starting JupyterLab in {root} on {notebook.relative_to(root)}; log {log}{state} (Ctrl+C to stop)", highlight=False, soft_wrap=True)
     os.execv(sys.executable, args)

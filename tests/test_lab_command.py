@@ -29,12 +29,13 @@ def _get(url: str, token: str):
 
 
 def test_explorer_lab_serves_the_quickstart(tmp_path):
+    """As root too (CI runs as root; no --allow-root given), rooted at the working folder, one log for all."""
     pytest.importorskip("jupyterlab")
     port, token = _free_port(), "lab-command-test"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    log = tmp_path / "team.duckdb"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "EXPLORER_DB": str(log)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "explorer.cli", "lab", "notebooks/quickstart.ipynb", "--port", str(port), "--no-browser", "--allow-root",
-         f"--IdentityProvider.token={token}", "--LabApp.news_url=None"],
+        [sys.executable, "-m", "explorer.cli", "lab", "--port", str(port), "--no-browser", f"--IdentityProvider.token={token}"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:
@@ -47,11 +48,16 @@ def test_explorer_lab_serves_the_quickstart(tmp_path):
                 pass
             assert process.poll() is None and time.time() < deadline, process.stdout.read().decode(errors="replace")[-3000:]
             time.sleep(0.3)
-        # jupyter_server roots itself at the notebook's folder when given a file to open
-        status, body = _get(base + "api/contents/quickstart.ipynb", token)
+        # rooted at the working folder: the tours and the log beside them are both in reach
+        status, body = _get(base + "api/contents/notebooks/quickstart.ipynb", token)
         assert status == 200 and json.loads(body)["type"] == "notebook"
         status, body = _get(base + "explorer/static/generate_panel.js", token)  # the server extension is loaded
         assert status == 200 and b"export default" in body
+        # JupyterLab defaults shipped with the package: widget state saved with notebooks, no news prompt
+        status, body = _get(base + "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin", token)
+        assert json.loads(body)["schema"]["properties"]["saveState"]["default"] is True
+        status, body = _get(base + "lab/api/settings/@jupyterlab/apputils-extension:notification", token)
+        assert json.loads(body)["schema"]["properties"]["fetchNews"]["default"] == "false"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)

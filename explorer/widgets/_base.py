@@ -1,6 +1,6 @@
 """What every Clip Explorer widget shares: a tiny loader as its ESM, clip metadata as state, media by hash.
 
-Notebooks stay small because a widget's saved state holds only a ~1 KB loader
+Notebooks stay small because a widget's saved state holds only a ~0.7 KB loader
 and clip metadata: the widget's code comes from the server extension
 (``/explorer/static/<name>.js``, one cached file per widget kind) and clips
 from its media route by content hash. Where there is no such server (VS Code,
