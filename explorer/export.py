@@ -78,14 +78,16 @@ def export_page(lab: Lab, out_dir: str | os.PathLike, **filters: Any) -> Path:
 
     Filters as :meth:`Lab.runs` (``text``, ``tag``, ``author``, ``backend``, ``model``, ``min_rating``,
     ``status`` — default ``"succeeded"`` — and ``limit``), plus ``by`` for the leaderboard's grouping
-    (default ``"model"``; runs without a model, like the sketch backend's, group under the backend's name). The
-    leaderboard is :func:`explorer.review.leaderboard.leaderboard` (Bradley–Terry) where that module exists, else
+    (default ``"auto"``: the first of model, backend, guidance, steps, … prompt under which most votes compare
+    different groups, else each clip on its own; see :func:`explorer.review.leaderboard.leaderboard`). The page
+    names the grouping used and says how many votes compare clips of one group. The leaderboard is
+    :func:`explorer.review.leaderboard.leaderboard` (Bradley–Terry) where that module exists, else
     :func:`simple_leaderboard`; it covers the whole log, not only the exported clips.
     """
     return export(lab, out_dir, **filters).index
 
 
-def export(lab: Lab, out_dir: str | os.PathLike, *, by: str = "model", status: str | None = "succeeded", **filters: Any) -> ExportSummary:
+def export(lab: Lab, out_dir: str | os.PathLike, *, by: str = "auto", status: str | None = "succeeded", **filters: Any) -> ExportSummary:
     """:func:`export_page`, returning an :class:`ExportSummary` (clips, bytes, …)."""
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
@@ -193,12 +195,14 @@ def _leaderboard(lab: Lab, by: str) -> tuple[pd.DataFrame, str]:
     try:
         from explorer.review.leaderboard import leaderboard
     except ImportError:
-        return simple_leaderboard(lab, by=by), "simple"
+        board = simple_leaderboard(lab, by="model" if by == "auto" else by)
+        board.attrs.update(by="model" if by == "auto" else by, requested=by)
+        return board, "simple"
     try:
         board = leaderboard(lab, by=by, bootstrap=200)
     except ValueError as exc:  # an unknown grouping
         raise ExportError(f"by: {exc}") from None
-    board["key"] = [_label(k) for k in board["key"]]
+    board["key"] = list(board["label"]) if "label" in board else [_label(k) for k in board["key"]]
     return board, "bradley-terry"
 
 
@@ -301,7 +305,8 @@ def _page(lab: Lab, clips: list[dict], board: pd.DataFrame, kind: str, by: str, 
              ("notes", counts["annotations"])]
     data = {
         "log": lab.log.path.name, "exported_at": now.isoformat(timespec="seconds"), "filters": {k: _clean(v) for k, v in filters.items()},
-        "leaderboard": {"by": by, "kind": kind, "rows": [{k: _clean(v) for k, v in row.items()} for row in board.to_dict("records")]},
+        "leaderboard": {"by": board.attrs.get("by", by), "requested": by, "note": board.attrs.get("note", ""), "kind": kind,
+                        "rows": [{k: _clean(v) for k, v in row.items()} for row in board.to_dict("records")]},
         "counts": counts, "clips": clips,
     }
     template = TEMPLATE.read_text(encoding="utf-8")
@@ -318,16 +323,24 @@ def _page(lab: Lab, clips: list[dict], board: pd.DataFrame, kind: str, by: str, 
         "DATE": _esc(now.strftime("%Y-%m-%d %H:%M UTC")),
         "FILTERS": _esc(filter_text),
         "COUNTS": "".join(f'<div class="count"><b>{n}</b><span>{_esc(label)}</span></div>' for label, n in tiles),
-        "BY": _esc(by),
+        "BY": _esc(_by_text(board.attrs.get("by", by), by)),
         "LEADERBOARD": _leaderboard_html(board, kind),
         "DATA": _json_for_html(data),
     }
     return re.sub(r"@@([A-Z]+)@@", lambda m: parts[m.group(1)], template)
 
 
+def _by_text(used: str, requested: str) -> str:
+    name = "clip" if used == "run" else used
+    return f"{name} (chosen automatically)" if requested == "auto" else name
+
+
 def _leaderboard_html(board: pd.DataFrame, kind: str) -> str:
     if board.empty:
         return '<p class="empty">No succeeded runs yet.</p>'
+    note = board.attrs.get("note", "")
+    if "label" in board:
+        board = board.drop(columns=["label"])
     rows = board.to_dict("records")
     strength = "bt_score" if kind == "bradley-terry" else "win_rate"
     charts = []
@@ -367,8 +380,10 @@ def _leaderboard_html(board: pd.DataFrame, kind: str) -> str:
             ci = f' <span class="ci">[{fmt.format(lo)}, {fmt.format(hi)}]</span>' if lo is not None and hi is not None else ""
             cells.append(f"<td>{_esc(text)}{ci}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    note = "" if kind == "bradley-terry" else ('<p class="note-small">Simple leaderboard: mean of each rating (bootstrap CI) and '
-                                               'pairwise win rate, ties counting half (Wilson CI).</p>')
+    note = f'<p class="note-small vote-note">{_esc(note)}</p>' if note else ""
+    if kind != "bradley-terry":
+        note += ('<p class="note-small">Simple leaderboard: mean of each rating (bootstrap CI) and '
+                 'pairwise win rate, ties counting half (Wilson CI).</p>')
     return (f'<div class="charts">{"".join(charts)}</div>'
             f'<table class="lb"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}')
 

@@ -234,3 +234,21 @@ def test_page_works_from_disk_in_a_real_browser(log, tmp_path):
             assert not problems, problems
         finally:
             browser.close()
+
+
+def test_the_default_grouping_shows_the_votes_of_a_one_model_log(lab, tmp_path):
+    small = dict(frames=4, width=32, height=32, steps=1, progress=False)
+    takes = [lab.generate("a red fox", seed=s, **small).id for s in range(3)]
+    lab.vote(takes[0], takes[1])
+    lab.vote(takes[0], takes[2])
+    parser, data = _parse(export(lab, tmp_path / "auto").index)  # the CLI's default too: by="auto"
+    board = data["leaderboard"]
+    assert (board["by"], board["requested"], board["note"]) == ("run", "auto", "")
+    assert sum(row["votes"] for row in board["rows"]) == 4 and board["rows"][0]["key"] == f"a red fox · seed 0 · {takes[0][:8]}"
+    page = (tmp_path / "auto" / "index.html").read_text()
+    assert "by clip (chosen automatically)" in page
+    # grouped by model, the one row has no votes between groups, and the page says where the votes went
+    _, data = _parse(export(lab, tmp_path / "model", by="model").index)
+    assert [row["votes"] for row in data["leaderboard"]["rows"]] == [0]
+    note = "2 of 2 votes compare clips of the same model; group by clip (run) or by a field that differs to see them."
+    assert data["leaderboard"]["note"] == note and note in (tmp_path / "model" / "index.html").read_text()

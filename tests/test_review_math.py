@@ -213,8 +213,9 @@ def battle(lab):
 def test_leaderboard_by_request_field(battle):
     lab, low, high = battle
     board = leaderboard(lab, "guidance", bootstrap=50)
-    assert list(board.columns) == ["key", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low",
+    assert list(board.columns) == ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low",
                                    "rating_ci_high", "ratings", "runs"]
+    assert list(board["label"]) == ["9", "3"]
     assert list(board["key"]) == [9.0, 3.0]
     top, bottom = board.iloc[0], board.iloc[1]
     assert top["bt_score"] > 0 > bottom["bt_score"] and top["votes"] == bottom["votes"] == 9
@@ -224,10 +225,54 @@ def test_leaderboard_by_request_field(battle):
     assert list(pace["key"]) == [0.01, 0.0] and pace["ci_low"].isna().all()
     prompts = leaderboard(lab, "prompt", bootstrap=0)  # a fox i: one low and one high each, votes across prompts
     assert set(prompts["key"]) == {"a fox 0", "a fox 1", "a fox 2"} and (prompts["runs"] == 2).all()
-    model = leaderboard(lab, bootstrap=0)  # sketch has no model: grouped under the backend
+    model = leaderboard(lab, "model", bootstrap=0)  # sketch has no model: grouped under the backend
     assert list(model["key"]) == ["sketch"] and model.loc[0, "votes"] == 0 and math.isnan(model.loc[0, "bt_score"])
     assert model.loc[0, "runs"] == 6 and model.loc[0, "ratings"] == 3
+    # the votes are not lost: the board says they all compare clips of one model
+    assert model.attrs["votes_total"] == model.attrs["votes_within"] == 10
+    assert model.attrs["note"].startswith("10 of 10 votes compare clips of the same model")
     assert list(leaderboard(lab, "backend", bootstrap=0)["key"]) == ["sketch"]
+
+
+def test_leaderboard_auto_is_the_default_and_groups_where_the_votes_are(battle):
+    from explorer.review.standings import AutoGrouping, Standings
+
+    lab, low, high = battle
+    board = leaderboard(lab, bootstrap=0)  # one model, two guidance values, 9 of 10 votes across them
+    assert board.attrs["by"] == "guidance" and board.attrs["requested"] == "auto"
+    assert list(board["key"]) == [9.0, 3.0] and list(board["votes"]) == [9, 9]
+    assert board.attrs["votes_within"] == 1 and board.attrs["note"].startswith("1 of 10 votes compares clips of the same guidance")
+    # the server's incremental path agrees, and follows new votes
+    chooser = AutoGrouping(lab.log)
+    assert chooser.choose() == "guidance" and chooser.total == 10 and chooser.between["model"] == 0
+    served = Standings(lab.log, "guidance").table()
+    assert list(served["votes"]) == [9, 9] and served.attrs["votes_within"] == 1 and served.attrs["note"] == board.attrs["note"]
+    assert Standings(lab.log, "model").table().attrs["votes_within"] == 10
+    twins = [lab.generate("a fox 9", seed=s, guidance=9.0, **FAST).id for s in (1, 2)]
+    for _ in range(12):  # now most votes compare takes of one prompt: no field splits them, each clip stands alone
+        lab.vote(*twins)
+    assert chooser.choose() == "run" and chooser.total == 22
+    assert leaderboard(lab, bootstrap=0).attrs["by"] == "run"
+
+
+def test_leaderboard_per_clip_and_auto_without_votes(lab):
+    from explorer.review.standings import AutoGrouping, run_table
+
+    takes = [lab.generate("a red fox", seed=i, **FAST).id for i in range(3)]
+    assert AutoGrouping(lab.log).choose() == "model"  # nothing voted or rated yet
+    lab.rate(takes[0], 4)
+    assert AutoGrouping(lab.log).choose() == "run"  # rated clips share every field: one board row per clip
+    for w, l in [(takes[0], takes[1])] * 3 + [(takes[1], takes[2])] * 2:
+        lab.vote(w, l)
+    board = leaderboard(lab, bootstrap=0)
+    assert board.attrs["by"] == "run" and board.attrs["note"] == "" and board.attrs["votes_total"] == 5
+    assert list(board["key"]) == takes and list(board["votes"]) == [3, 5, 2] and (board["runs"] == 1).all()
+    assert board.loc[0, "label"] == f"a red fox · seed 0 · {takes[0][:8]}"
+    served = run_table(lab.log)
+    assert list(served["key"]) == takes and list(served["votes"]) == [3, 5, 2] and list(served["label"]) == list(board["label"])
+    assert served.loc[0, "ratings"] == 1 and served.attrs["note"] == ""
+    small = run_table(lab.log, limit=2)  # a bounded board says what it leaves out
+    assert len(small) == 2 and small.attrs["votes_outside"] == 2 and "2 involve clips beyond" in small.attrs["note"]
 
 
 def test_leaderboard_by_tag_and_unknown_field(battle):
@@ -299,3 +344,77 @@ def test_next_pair_many_candidates_is_fast_and_prefers_unvoted_runs(lab, monkeyp
     drawn = [next_pair(lab, ids, rng=random.Random(k)) for k in range(20)]
     assert (time.perf_counter() - start) / 20 < 0.5
     assert all(p[0] != p[1] and not (set(p) & set(heavy)) for p in drawn)
+
+
+# -- next_pair: takes of one idea first ---------------------------------------------------------
+
+
+@pytest.fixture
+def ideas(lab):
+    """Unrelated prompts beside takes of one idea: two foxes (one prompt, spelt two ways), a sweep over two
+    prompts, a whale and its fork (new prompt), and two forks of one parent that is itself no candidate."""
+    foxes = [lab.generate("A red fox", seed=0, **FAST).id, lab.generate("a red  fox!", seed=1, **FAST).id]
+    sweep = lab.sweep("a paper boat", {"prompt": ["a paper boat", "a paper plane"]}, **FAST)
+    whale = lab.generate("a blue whale", **FAST).id
+    fork = lab.fork(whale, prompt="a whale at night", progress=False).id
+    root = lab.generate("a comet", **FAST).id
+    kids = [lab.fork(root, prompt=p, progress=False).id for p in ("comet over a city", "comet over the sea")]
+    loners = [lab.generate(p, **FAST).id for p in ("a galaxy", "candy bubbles")]
+    return {"foxes": foxes, "sweep": list(sweep["id"]), "fork": [whale, fork], "kids": kids, "loners": loners, "root": root}
+
+
+def test_next_pair_battles_takes_of_one_idea_and_says_why(lab, ideas):
+    candidates = [i for k, ids in ideas.items() if k != "root" for i in ids]
+    expected = {frozenset(ideas["foxes"]): "same prompt", frozenset(ideas["sweep"]): "same sweep",
+                frozenset(ideas["fork"]): "fork and parent", frozenset(ideas["kids"]): "forks of one parent"}
+    rng = random.Random(5)
+    shown = set()
+    for _ in range(len(expected)):  # every related pair once, in some order, before any unrelated one
+        pair = next_pair(lab, candidates, exclude=shown, rng=rng)
+        assert pair.related and expected[frozenset(pair)] == pair.reason, (pair, pair.reason)
+        shown.add(frozenset(pair))
+    assert shown == set(expected)
+    late = next_pair(lab, candidates, exclude=shown, rng=rng)  # nothing related left: unrelated, and flagged
+    assert not late.related and late.reason == "no more takes of the same idea; this pair is unrelated"
+    assert frozenset(late) not in shown
+
+
+def test_next_pair_never_pairs_unrelated_prompts_while_takes_are_left(lab):
+    galaxy, bubbles = lab.generate("a galaxy", **FAST).id, lab.generate("candy bubbles", **FAST).id
+    takes = [lab.generate("a red fox", seed=i, **FAST).id for i in range(3)]
+    for k in range(30):
+        lab.vote(takes[k % 3], takes[(k + 1) % 3])  # the takes are well voted, the loners not at all
+    rng = random.Random(0)
+    pairs = [next_pair(lab, rng=rng) for _ in range(40)]
+    assert all(set(p) <= set(takes) and p.related for p in pairs)
+    assert galaxy not in {i for p in pairs for i in p} and bubbles not in {i for p in pairs for i in p}
+    # still a tuple: unpacks, compares and hashes as before
+    a, b = pairs[0]
+    assert pairs[0] == (a, b) and {pairs[0]: 1}[(a, b)] == 1
+
+
+def test_next_pair_related_prefers_fewest_votes_and_close_scores(lab):
+    a, b, c, d = (lab.generate("a red fox", seed=i, **FAST).id for i in range(4))
+    lab.generate("a galaxy", **FAST)
+    for w, l in [(a, b)] * 3 + [(c, d), (d, c), (c, d)] + [(a, c)] * 3 + [(d, b)] * 3 + [(a, d)] * 3 + [(c, b)] * 3:
+        lab.vote(w, l)  # every fox pair voted three times
+    rng = random.Random(7)
+    seen = Counter(frozenset(next_pair(lab, rng=rng)) for _ in range(200))
+    assert all(len(p & {a, b, c, d}) == 2 for p in seen)
+    assert seen[frozenset((c, d))] > 2 * seen[frozenset((a, b))]  # the close contest beats the foregone one
+
+
+def test_next_pair_many_related_candidates_stays_fast_and_related(lab, monkeypatch):
+    ids = [f"run{k:05d}" for k in range(10_000)]
+    # 10,000 runs of 50 prompts: 200 takes each, ~1M related pairs, far too many to list
+    meta = pd.DataFrame({"id": ids, "prompt": [f"idea {k % 50}" for k in range(10_000)], "sweep_id": None, "parent_id": None})
+    monkeypatch.setattr(type(lab), "sql", lambda self, q, p=None: meta if "prompt, sweep_id, parent_id" in q else pd.DataFrame())
+    rng = np.random.default_rng(0)
+    heavy = ids[:200]
+    votes = pd.DataFrame({"winner_id": rng.choice(heavy, 5000), "loser_id": rng.choice(heavy, 5000), "tie": False}).query("winner_id != loser_id")
+    monkeypatch.setattr(type(lab), "votes", lambda self: votes)
+    start = time.perf_counter()
+    drawn = [next_pair(lab, ids, rng=random.Random(k)) for k in range(20)]
+    assert (time.perf_counter() - start) / 20 < 0.5
+    prompt = dict(zip(meta["id"], meta["prompt"]))
+    assert all(p.related and prompt[p[0]] == prompt[p[1]] and not (set(p) & set(heavy)) for p in drawn)

@@ -234,3 +234,24 @@ def test_ui_methods_take_run_objects(lab, clips):
     assert ui.rate(clips[0]).clip["id"] == clips[0].id
     assert ui.annotate(clips[0]).clip["id"] == clips[0].id
     assert ui.compare(clips[:2], width=128).width == 128
+
+
+# -- Pairwise: takes of one idea, and a notice when a pair is unrelated -----------------------------
+
+
+def test_pairwise_battles_takes_of_one_idea_and_flags_an_unrelated_pair(lab):
+    import random
+
+    from explorer.widgets.pairwise import Pairwise
+
+    fast = dict(frames=4, width=32, height=32, steps=1, progress=False)
+    galaxy = lab.generate("a galaxy", **fast).id
+    foxes = [lab.generate("a red fox", seed=s, **fast).id for s in (1, 2)]
+    bubbles = lab.generate("candy bubbles", **fast).id
+    w = Pairwise(lab, rng=random.Random(0))
+    assert {w.left["id"], w.right["id"]} == set(foxes) and w.notice == "" and w.message == ""
+    _custom(w, {"type": "choose", "choice": "left", "left": w.left["id"], "right": w.right["id"]})
+    # no more fox-vs-fox: the next pair is unrelated, and the widget says so
+    assert {w.left["id"], w.right["id"]} <= {galaxy, bubbles, *foxes} and {w.left["id"], w.right["id"]} != set(foxes)
+    assert w.notice == "no more takes of the same idea; this pair is unrelated" and w.message == ""
+    assert "notice" in w.get_state()  # synced to the browser, which shows it above the pair

@@ -1,4 +1,4 @@
-"""Which model (backend, tag, setting) wins: runs grouped by a key, scored by votes and stars."""
+"""Which model (backend, tag, setting, clip) wins: runs grouped by a key, scored by votes and stars."""
 
 from __future__ import annotations
 
@@ -13,24 +13,37 @@ from explorer.request import Request
 from explorer.review.agreement import star_agreement, vote_agreement
 from explorer.review.bradley_terry import bradley_terry
 from explorer.review.ratings import star_summary
+from explorer.review.standings import RUN_BOARD_MAX, AutoGrouping, key_text, run_label, top_runs, vote_note
 
 if TYPE_CHECKING:
     from explorer.lab import Lab
 
-COLUMNS = ["key", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs"]
-SPECIAL = ("model", "backend", "tag")
+COLUMNS = ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs"]
+SPECIAL = ("auto", "model", "backend", "tag", "run")
 
 
-def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.DataFrame:
+def leaderboard(lab: Lab, by: str = "auto", *, bootstrap: int = 200) -> pd.DataFrame:
     """Runs grouped by ``by``, best first: Bradley–Terry score of the group and its mean stars.
 
-    ``by``: ``"model"`` (the backend's name when a run has no model, e.g. ``"sketch"``),
-    ``"backend"``, ``"tag"`` (a run counts under each tag of its latest ratings; untagged
-    runs are left out), any request field (``"guidance"``, ``"steps"``, ``"seed"``,
+    ``by``: ``"auto"`` (the default: see below), ``"model"`` (the backend's name when a run has
+    no model, e.g. ``"sketch"``), ``"backend"``, ``"tag"`` (a run counts under each tag of its
+    latest ratings; untagged runs are left out), ``"run"`` (each clip on its own: the 300 most
+    voted, then the most rated), any request field (``"guidance"``, ``"steps"``, ``"seed"``,
     ``"prompt"``, …) or ``"extra.<name>"`` (runs without that extra are left out).
 
-    A vote between two runs is a vote between their groups (votes within one group are
-    skipped). Columns: ``key``, ``bt_score``/``ci_low``/``ci_high`` (see ``bradley_terry``),
+    ``"auto"`` picks the first of model, backend, guidance, steps, width, height, frames, fps,
+    negative_prompt and prompt under which at least half the votes compare two different groups;
+    with no votes, the first that splits the rated runs into two or more groups; else ``"run"``.
+    (Battles pair takes of one idea, so with one model most votes compare clips of one prompt,
+    and ``"auto"`` ends at ``"run"``.)
+
+    A vote between two runs is a vote between their groups; votes within one group say nothing
+    about the groups and are not in ``votes``, but they are counted: ``board.attrs`` holds
+    ``by`` (the grouping used), ``requested``, ``votes_total``, ``votes_within`` (both runs in one
+    group), ``votes_outside`` (a run not on the board: untagged, no such extra, not among the
+    clips shown) and ``note``, a sentence saying so ("12 of 12 votes compare clips of the same
+    model; …"), or "" when every vote counts. Columns: ``key``, ``label`` (the key as text; for
+    ``"run"``, prompt · seed · id), ``bt_score``/``ci_low``/``ci_high`` (see ``bradley_terry``),
     ``votes`` (between groups), ``mean_rating``/``rating_ci_low``/``rating_ci_high``/``ratings``
     (each author's latest star rating per run, see ``star_summary``) and ``runs`` (succeeded
     runs). Sorted by ``bt_score``, best first, groups without votes last (by mean rating).
@@ -42,8 +55,16 @@ def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.Data
     >>> board = leaderboard(lab, "guidance", bootstrap=0)
     >>> board[["key", "votes", "ratings", "runs"]].to_dict("records")
     [{'key': 9.0, 'votes': 2, 'ratings': 1, 'runs': 1}, {'key': 3.0, 'votes': 2, 'ratings': 0, 'runs': 1}]
+    >>> leaderboard(lab, bootstrap=0).attrs["by"]  # one model, two guidance values: "auto" groups by guidance
+    'guidance'
+    >>> model = leaderboard(lab, "model", bootstrap=0)
+    >>> int(model.loc[0, "votes"]), model.attrs["note"]
+    (0, '2 of 2 votes compare clips of the same model; group by clip (run) or by a field that differs to see them.')
     >>> lab.log.close()
     """
+    requested = by
+    if by == "auto":
+        by = AutoGrouping(lab.log).choose()
     keys = _keys(lab, by)  # run_id -> [key, ...]
     runs = lab.sql("SELECT id FROM runs WHERE status = 'succeeded'")
     run_counts: dict[Any, int] = {}
@@ -53,11 +74,18 @@ def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.Data
 
     votes = lab.votes()
     rows = []
+    total = within = outside = 0
     for w, l, tie in zip(votes["winner_id"], votes["loser_id"], votes["tie"]):
-        for kw in keys.get(w, ()):
-            for kl in keys.get(l, ()):
-                if kw != kl:
-                    rows.append((kw, kl, bool(tie)))
+        if w == l:
+            continue
+        total += 1
+        kws, kls = keys.get(w, ()), keys.get(l, ())
+        if not kws or not kls:
+            outside += 1
+            continue
+        between = [(kw, kl) for kw in kws for kl in kls if kw != kl]
+        within += not between
+        rows.extend((kw, kl, bool(tie)) for kw, kl in between)
     group_votes = pd.DataFrame(rows, columns=["winner_id", "loser_id", "tie"])
 
     ratings = lab.ratings()
@@ -68,6 +96,8 @@ def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.Data
                                    *([] if stars is None else stars["key"])]))
     bt = bradley_terry(group_votes, all_keys, bootstrap=bootstrap).set_index("item") if all_keys else None
     out = pd.DataFrame({"key": all_keys})
+    labels = _run_labels(lab, all_keys) if by == "run" else {}
+    out["label"] = [labels.get(k) or key_text(k) for k in all_keys]
     if bt is not None:
         out["bt_score"] = [bt.at[k, "score"] for k in all_keys]
         out["ci_low"] = [bt.at[k, "ci_low"] for k in all_keys]
@@ -83,7 +113,10 @@ def leaderboard(lab: Lab, by: str = "model", *, bootstrap: int = 200) -> pd.Data
     out["runs"] = [run_counts.get(k, 0) for k in all_keys]
     out = out.reindex(columns=COLUMNS)
     out = out.sort_values(["bt_score", "mean_rating"], ascending=False, na_position="last", kind="stable")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs.update(by=by, requested=requested, votes_total=total, votes_within=within, votes_outside=outside,
+                     note=vote_note(by, total, within, outside))
+    return out
 
 
 def agreement_report(lab: Lab) -> dict[str, Any]:
@@ -117,6 +150,8 @@ def _keys(lab: Lab, by: str) -> dict[str, list]:
     if by == "model":
         frame = lab.sql("SELECT id, coalesce(model, backend) AS key FROM runs")
         return {r: [k] for r, k in zip(frame["id"], frame["key"])}
+    if by == "run":
+        return {run_id: [run_id] for run_id in top_runs(lab.log, RUN_BOARD_MAX)}
     fields = set(Request.model_fields) - {"extra"}
     if by.startswith("extra.") and len(by) > len("extra."):
         path: list[str] = ["extra", by[len("extra."):]]
@@ -134,3 +169,8 @@ def _keys(lab: Lab, by: str) -> dict[str, list]:
         if value is not None:
             keys[run_id] = [value if isinstance(value, (str, int, float, bool)) else json.dumps(value, sort_keys=True)]
     return keys
+
+
+def _run_labels(lab: Lab, ids: list) -> dict[str, str]:
+    frame = lab.sql("SELECT id, prompt, seed FROM runs WHERE id IN (SELECT unnest(?))", [[str(i) for i in ids]])
+    return {i: run_label(i, p, s) for i, p, s in zip(frame["id"], frame["prompt"], frame["seed"])}

@@ -4,6 +4,7 @@ export default {
     let players = [];
     const status = h("div", { class: "cx-pw-status" });
     const message = h("div", { class: "cx-pw-message" });
+    const notice = h("div", { class: "cx-pw-notice cx-pw-hint", role: "note" }); // "this pair is unrelated"
     const stages = h("div", { class: "cx-pw-stages" });
     const send = (choice) => {
       const left = model.get("left"), right = model.get("right");
@@ -20,7 +21,7 @@ export default {
     const playAll = h("button", { class: "cx-pw-play", title: "Play / pause both (space)" }, "Pause");
     const root = h("div", { class: "cx-pairwise", tabindex: 0, "data-lm-suppress-shortcuts": "true" },
       h("div", { class: "cx-pw-head" }, h("strong", {}, "Which is better?"), status, playAll),
-      stages, buttons, message,
+      notice, stages, buttons, message,
       h("div", { class: "cx-pw-hint" }, "Click here, then ← / a left wins · → / l right wins · ↓ / t tie · s skip"));
 
     const syncPlay = () => {
@@ -64,8 +65,13 @@ export default {
         playAll.textContent = "Pause";
       }
       status.textContent = `${model.get("votes")} vote${model.get("votes") === 1 ? "" : "s"} this session`;
+      onNotice();
       message.textContent = model.get("message");
       message.classList.toggle("cx-pw-error", model.get("message").startsWith("Error"));
+    };
+    const onNotice = () => {
+      notice.textContent = model.get("left").id ? model.get("notice") : "";
+      notice.hidden = !notice.textContent;
     };
     const onCount = () => { status.textContent = `${model.get("votes")} vote${model.get("votes") === 1 ? "" : "s"} this session`; };
     const onMessage = () => {
@@ -96,11 +102,12 @@ export default {
     model.on("change:right", schedule);
     model.on("change:votes", onCount);
     model.on("change:message", onMessage);
+    model.on("change:notice", onNotice);
     draw();
     el.append(root);
     return () => {
       model.off("change:left", schedule); model.off("change:right", schedule);
-      model.off("change:votes", onCount); model.off("change:message", onMessage);
+      model.off("change:votes", onCount); model.off("change:message", onMessage); model.off("change:notice", onNotice);
       clearInterval(syncTimer);
       for (const p of players) p.destroy();
     };

@@ -20,7 +20,9 @@ class Pairwise(ExplorerWidget):
     ``runs``: the candidates (ids or Runs); otherwise every succeeded run with media matching
     ``filters`` (as for ``lab.runs``: text, tag, author, backend, model, min_rating, ...).
     Keys when focused: ← or a = left wins, → or l = right wins, ↓ or t = tie, s = skip.
-    A pair shown once in this widget is not offered again.
+    A pair shown once in this widget is not offered again. Pairs are takes of one idea (same prompt,
+    one sweep, a fork and its parent: see :func:`explorer.review.next_pair`); when none is left, an
+    unrelated pair is offered and ``notice`` says so.
     """
 
     _module = traitlets.Unicode("pairwise").tag(sync=True)
@@ -28,6 +30,7 @@ class Pairwise(ExplorerWidget):
     right = traitlets.Dict().tag(sync=True)
     votes = traitlets.Int(0).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    notice = traitlets.Unicode("").tag(sync=True)  # e.g. "no more takes of the same idea; this pair is unrelated"
 
     def __init__(self, lab: Any, runs: list[Any] | None = None, *, rng: random.Random | None = None, **filters: Any):
         super().__init__(lab)
@@ -71,14 +74,16 @@ class Pairwise(ExplorerWidget):
     def _advance(self) -> None:
         pair = next_pair(self._lab, self._candidates(), exclude=self._shown, rng=self._rng)
         if pair is None:
-            self.left, self.right = {}, {}
+            self.left, self.right, self.notice = {}, {}, ""
             self.message = ("No pairs left: every pair has been shown in this session." if self._shown
                             else "Nothing to compare yet: pairwise needs at least two finished clips.")
             return
         self._shown.add(frozenset(pair))
         a, b = pair if self._rng.random() < 0.5 else pair[::-1]  # shuffle sides
-        self.left, self.right = self._blind(a), self._blind(b)
-        self.message = ""
+        with self.hold_sync():  # the pair and its notice reach the browser together
+            self.left, self.right = self._blind(a), self._blind(b)
+            self.notice = "" if pair.related else pair.reason
+            self.message = ""
 
     def _blind(self, run_id: str) -> dict[str, Any]:
         clip = self._clip(run_id)
