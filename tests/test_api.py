@@ -162,3 +162,97 @@ async def test_leaderboard_agreement_tags_and_changes(jp_fetch, runs):
     status, agreement = await call(jp_fetch, "explorer", "api", "agreement")
     assert status == 200 and agreement["votes"] == 3
     assert (await call(jp_fetch, "explorer", "api", "tags"))[1] == ["warm"]
+
+
+# -- the log the server reads, and a log that does not exist yet ----------------------------------
+
+
+async def test_a_missing_log_reads_empty_refuses_writes_and_is_never_created(reviewer, jp_fetch, jp_root_dir):
+    path = jp_root_dir / "explorer.duckdb"
+    status, log = await call(jp_fetch, "explorer", "api", "log")
+    assert status == 200 and log == {"path": str(path.resolve()), "name": "explorer.duckdb", "exists": False,
+                                     "runs": 0, "clips": 0, "ratings": 0, "votes": 0, "unrated": 0}
+    empty = {("runs",): {"total": 0, "limit": 50, "offset": 0, "items": []}, ("tags",): [],
+             ("queue", "next"): {"item": None, "pair": None, "remaining": 0},
+             ("agreement",): {"star_alpha": None, "reviewers": [], "ratings": 0, "votes": 0}}
+    for route, answer in empty.items():
+        assert await call(jp_fetch, "explorer", "api", *route) == (200, answer), route
+    status, battle = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle"})
+    assert status == 200 and battle["pair"] is None
+    status, board = await call(jp_fetch, "explorer", "api", "leaderboard")
+    assert status == 200 and board["rows"] == [] and board["requested"] == "auto"
+    assert (await call(jp_fetch, "explorer", "api", "changes"))[1] == {"version": "no-log"}
+    for route, body in (("ratings", {"run_id": "abc", "score": 3}), ("votes", {"winner_id": "a", "loser_id": "b"}),
+                        ("annotations", {"run_id": "abc", "text": "hi"})):
+        status, error = await call(jp_fetch, "explorer", "api", route, method="POST", body=body)
+        assert status == 404 and error["error"].startswith(f"no Clip Explorer log at {path.resolve()} yet; make clips first"), error
+    assert (await call(jp_fetch, "explorer", "api", "runs", "abc"))[0] == 404
+    assert not [p.name for p in jp_root_dir.iterdir() if p.name.startswith("explorer")]  # nothing created, not even a lock
+
+    # a kernel makes the log later: the server picks it up on the next request, no restart
+    lab = explorer.open(path, author="kernel")
+    made = [lab.generate(f"a red fox {i}", seed=i, frames=4, width=32, height=32, steps=1, progress=False).id for i in range(2)]
+    lab.rate(made[0], 4)
+    lab.log.close()
+    status, log = await call(jp_fetch, "explorer", "api", "log")
+    assert status == 200 and log["exists"] and (log["runs"], log["clips"], log["ratings"], log["votes"], log["unrated"]) == (2, 2, 1, 0, 2)
+    assert (await call(jp_fetch, "explorer", "api", "changes"))[1]["version"] != "no-log"
+    assert (await call(jp_fetch, "explorer", "api", "ratings", method="POST", body={"run_id": made[0], "score": 5}))[0] == 201
+    status, log = await call(jp_fetch, "explorer", "api", "log")
+    assert (log["ratings"], log["unrated"]) == (2, 1)  # mine now; the kernel's rating was not mine
+
+
+async def test_skipping_in_the_rate_queue_keeps_the_count(jp_fetch, runs):
+    queue = (await call(jp_fetch, "explorer", "api", "queue", "next"))[1]
+    assert queue["remaining"] == 4
+    # what the panel asks while a clip is on screen (j, or a poll refreshing the count): the count stays 4
+    for on_screen in runs:
+        skipped = (await call(jp_fetch, "explorer", "api", "queue", "next", params={"after": on_screen}))[1]
+        assert skipped["remaining"] == 4, on_screen
+    await call(jp_fetch, "explorer", "api", "ratings", method="POST", body={"run_id": runs[0], "score": 3})
+    after = (await call(jp_fetch, "explorer", "api", "queue", "next", params={"after": runs[1]}))[1]
+    assert after["remaining"] == 3 and after["item"]["id"] == runs[2]
+    for run_id in runs[2:]:
+        await call(jp_fetch, "explorer", "api", "ratings", method="POST", body={"run_id": run_id, "score": 3})
+    last = (await call(jp_fetch, "explorer", "api", "queue", "next", params={"after": runs[1]}))[1]
+    assert last["remaining"] == 1 and last["item"]["id"] == runs[1]  # skipping the last one left shows it again
+
+
+@pytest.fixture
+def takes(jp_root_dir):
+    """Two takes of one idea beside two unrelated clips."""
+    lab = explorer.open(jp_root_dir / "explorer.duckdb", author="setup")
+    fast = dict(frames=4, width=32, height=32, steps=1, progress=False)
+    foxes = [lab.generate("A red fox", seed=0, **fast).id, lab.generate("a red fox.", seed=1, **fast).id]
+    loners = [lab.generate(p, **fast).id for p in ("a galaxy", "candy bubbles")]
+    lab.log.close()
+    return foxes, loners
+
+
+async def test_battles_pair_takes_of_one_idea_then_say_a_pair_is_unrelated(jp_fetch, takes):
+    foxes, loners = takes
+    for _ in range(5):
+        status, battle = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle"})
+        assert status == 200 and {s["id"] for s in battle["pair"]} == set(foxes)
+        assert battle["related"] is True and battle["reason"] == "same prompt"
+    # skipped: not offered again at once (but it is the only related pair, so the next one says it is unrelated)
+    skip = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle", "after": ",".join(foxes)})
+    assert skip[1]["related"] is False and {s["id"] for s in skip[1]["pair"]} != set(foxes)
+    await call(jp_fetch, "explorer", "api", "votes", method="POST", body={"winner_id": foxes[0], "loser_id": foxes[1]})
+    status, battle = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle"})
+    assert battle["related"] is False and battle["reason"] == "no more takes of the same idea; this pair is unrelated"
+    assert {s["id"] for s in battle["pair"]} != set(foxes)  # a pair I judged is not offered again
+    assert all(side["prompt"] == "" for side in battle["pair"])
+
+
+async def test_leaderboard_defaults_to_a_grouping_that_shows_the_votes(jp_fetch, runs):
+    for winner, loser in ((runs[0], runs[1]), (runs[0], runs[2]), (runs[3], runs[1])):
+        await call(jp_fetch, "explorer", "api", "votes", method="POST", body={"winner_id": winner, "loser_id": loser})
+    status, board = await call(jp_fetch, "explorer", "api", "leaderboard")
+    assert status == 200 and board["requested"] == "auto" and board["by"] == "prompt"  # one model: the prompts differ
+    assert board["rows"][0]["key"] == "sunset birds" and sum(r["votes"] for r in board["rows"]) == 6 and board["note"] == ""
+    status, board = await call(jp_fetch, "explorer", "api", "leaderboard", params={"by": "model"})
+    assert [r["votes"] for r in board["rows"]] == [0] and board["votes"] == {"total": 3, "within": 3, "outside": 0}
+    assert board["note"].startswith("3 of 3 votes compare clips of the same model")
+    status, board = await call(jp_fetch, "explorer", "api", "leaderboard", params={"by": "run"})
+    assert status == 200 and board["rows"][0]["key"] == runs[0] and board["rows"][0]["label"].startswith("sunset birds · seed 0")

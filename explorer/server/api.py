@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tornado import web
 
 from explorer.lab import Lab
-from explorer.log import Log, LogBusy, LogError
+from explorer.log import Log, LogBusy, LogError, LogMissing
 from explorer.log import queries
 from explorer.request import RequestError
 from explorer.server.config import allowed_log
@@ -64,7 +64,12 @@ class AnnotationIn(BaseModel):
 
 
 class ReviewLog:
-    """The server's log, opened on first use and shared by every request (the lease makes it safe to share the file)."""
+    """The server's log, shared by every request (the lease makes it safe to share the file).
+
+    The server never creates it: until the file exists (a kernel or ``explorer demo`` makes it),
+    :meth:`get` raises :class:`LogMissing`, reads answer empty and writes a 404 saying so. Each
+    request looks again, so a log made later is picked up without a restart.
+    """
 
     def __init__(self, root_dir: str, config: Any):
         self.path = allowed_log(root_dir, config, None)
@@ -74,8 +79,12 @@ class ReviewLog:
     def get(self) -> Log:
         with self._lock:
             if self._log is None:
-                self._log = Log(self.path)
+                self._log = Log(self.path, create=False)  # LogMissing until the file exists; nothing is written
             return self._log
+
+
+NO_LOG_YET = "make clips first: `explorer demo` in a terminal, or `lab.generate(...)` in a notebook"
+_WRITE = object()  # work(): no empty answer, a missing log is a 404
 
 
 class ExplorerAPIHandler(APIHandler):
@@ -96,10 +105,17 @@ class ExplorerAPIHandler(APIHandler):
     def lab(self) -> Lab:
         return Lab.on(self.settings["explorer_log"].get(), self.author)
 
-    async def work(self, fn: Callable[[], Any]) -> Any:
-        """Run log work on a thread; turn the user's errors into 4xx with a message."""
+    async def work(self, fn: Callable[[], Any], empty: Any = _WRITE) -> Any:
+        """Run log work on a thread; turn the user's errors into 4xx with a message.
+
+        ``empty``: the answer when the log does not exist yet (a read); without it (a write) that is a 404.
+        """
         try:
             return await asyncio.get_running_loop().run_in_executor(None, fn)
+        except LogMissing as exc:
+            if empty is not _WRITE:
+                return empty
+            raise web.HTTPError(404, f"{exc} yet; {NO_LOG_YET}") from None
         except (LogError, RequestError) as exc:
             message = str(exc)
             raise web.HTTPError(404 if "no run" in message else 400, message) from None
@@ -153,6 +169,26 @@ class MeHandler(ExplorerAPIHandler):
         self.reply({"author": self.author, "log": str(self.settings["explorer_log"].path)})
 
 
+class LogHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        review_log, author = self.settings["explorer_log"], self.author
+        where = {"path": str(review_log.path), "name": review_log.path.name}
+
+        def fetch() -> dict:
+            row = review_log.get().query(
+                """SELECT (SELECT count(*) FROM runs) AS runs,
+                          (SELECT count(*) FROM runs WHERE status = 'succeeded' AND media_sha256 IS NOT NULL) AS clips,
+                          (SELECT count(*) FROM ratings) AS ratings, (SELECT count(*) FROM votes) AS votes,
+                          (SELECT count(*) FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL
+                             AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.run_id = r.id AND x.author = ?)) AS unrated""",
+                [author]).iloc[0]
+            return {**where, "exists": True, **{k: int(v) for k, v in row.items()}}
+
+        empty = {**where, "exists": False, "runs": 0, "clips": 0, "ratings": 0, "votes": 0, "unrated": 0}
+        self.reply(await self.work(fetch, empty))
+
+
 MAX_OFFSET = 1_000_000_000
 RUN_FILTERS = {"text": str, "tag": str, "author": str, "backend": str, "model": str, "status": str, "min_rating": float,
                "sort": str, "limit": int, "offset": int}
@@ -179,7 +215,7 @@ class RunsHandler(ExplorerAPIHandler):
             total = queries.count_runs(log, **{k: v for k, v in args.items() if k != "sort"})
             return {"total": total, "limit": limit, "offset": offset, "items": run_rows(page)}
 
-        self.reply(await self.work(fetch))
+        self.reply(await self.work(fetch, {"total": 0, "limit": limit, "offset": offset, "items": []}))
 
 
 class RunHandler(ExplorerAPIHandler):
@@ -237,46 +273,69 @@ class QueueHandler(ExplorerAPIHandler):
         def fetch() -> dict:
             lab = self.lab()
             if mode == "battle":
-                from explorer.review.pairs import next_pair
-
-                pair = next_pair(lab)
-                if pair is None:
-                    return {"item": None, "pair": None, "remaining": 0}
-                rows = {r["id"]: r for r in run_rows(queries.runs(lab.log, me=author, ids=list(pair)))}
-                return {"item": None, "pair": [_blind(rows[i]) for i in pair], "remaining": None}
+                return _battle(lab, author, after)
             unrated = lab.sql(
                 """SELECT r.id FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.run_id = r.id AND x.author = ?)
                    ORDER BY r.created_at, r.id""", [author]).id.tolist()
-            if after in unrated:  # move past the one just left (e.g. skipped with j)
-                unrated = unrated[unrated.index(after) + 1:] + unrated[: unrated.index(after)]
             if not unrated:
                 return {"item": None, "pair": None, "remaining": 0}
-            return {"item": run_rows(queries.runs(lab.log, me=author, ids=[unrated[0]]))[0], "pair": None, "remaining": len(unrated)}
+            # Move past the one just left (e.g. skipped with j): it goes to the back of the queue, and still counts.
+            first = unrated.index(after) + 1 if after in unrated else 0
+            item = unrated[first % len(unrated)]
+            return {"item": run_rows(queries.runs(lab.log, me=author, ids=[item]))[0], "pair": None, "remaining": len(unrated)}
 
-        self.reply(await self.work(fetch))
+        self.reply(await self.work(fetch, {"item": None, "pair": None, "remaining": 0}))
+
+
+def _battle(lab: Lab, author: str, after: str | None) -> dict:
+    """A blind pair of takes of one idea, never one this reviewer has judged, nor the one just left (``after=a,b``)."""
+    from explorer.review.pairs import next_pair
+
+    mine = lab.sql("SELECT DISTINCT winner_id, loser_id FROM votes WHERE author = ?", [author])
+    judged = {frozenset(p) for p in zip(mine["winner_id"], mine["loser_id"])}
+    left = frozenset((after or "").split(",")) if after and after.count(",") == 1 else None
+    pair = next_pair(lab, exclude=judged | ({left} if left else set()))
+    if pair is None and left:  # the pair just skipped is the only one left: offer it again rather than nothing
+        pair = next_pair(lab, exclude=judged)
+    if pair is None:
+        return {"item": None, "pair": None, "remaining": 0, "related": None, "reason": None}
+    rows = {r["id"]: r for r in run_rows(queries.runs(lab.log, me=author, ids=list(pair)))}
+    return {"item": None, "pair": [_blind(rows[i]) for i in pair], "remaining": None, "related": pair.related, "reason": pair.reason}
 
 
 class LeaderboardHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
-        by = self.get_query_argument("by", "model")
+        by = self.get_query_argument("by", "auto")
 
         def fetch() -> dict:
             from explorer.review.leaderboard import leaderboard
-            from explorer.review.standings import COLUMN_KEYS, Standings
+            from explorer.review.standings import COLUMN_KEYS, AutoGrouping, Standings, run_table
 
+            log = self.settings["explorer_log"].get()
+            cache = self.settings.setdefault("explorer_standings", {})
+            if cache.get("log") is not log:  # a log that appeared (or was reopened) since: start afresh
+                cache.clear()
+                cache["log"] = log
+            grouping = cache.setdefault("auto", AutoGrouping(log)).choose() if by == "auto" else by
             try:
-                if by in COLUMN_KEYS:  # kept up to date incrementally: fast on big logs
-                    cache = self.settings.setdefault("explorer_standings", {})
-                    board = cache.setdefault(by, Standings(self.settings["explorer_log"].get(), by)).table()
+                if grouping in COLUMN_KEYS:  # kept up to date incrementally: fast on big logs
+                    board = cache.setdefault(grouping, Standings(log, grouping)).table()
+                elif grouping == "run":  # bounded: the most-voted clips
+                    board = run_table(log)
                 else:
-                    board = leaderboard(self.lab(), by=by)
+                    board = leaderboard(self.lab(), by=grouping)
             except ValueError as exc:
                 raise RequestError([str(exc)]) from None
-            return {"by": by, "rows": records(board)}
+            return {"by": grouping, "requested": by, "rows": records(board), "votes": _vote_counts(board), "note": board.attrs.get("note", "")}
 
-        self.reply(await self.work(fetch))
+        empty = {"by": "model" if by == "auto" else by, "requested": by, "rows": [], "votes": {"total": 0, "within": 0, "outside": 0}, "note": ""}
+        self.reply(await self.work(fetch, empty))
+
+
+def _vote_counts(board: pd.DataFrame) -> dict[str, int]:
+    return {k: int(board.attrs.get(f"votes_{k}", 0)) for k in ("total", "within", "outside")}
 
 
 class AgreementHandler(ExplorerAPIHandler):
@@ -287,13 +346,13 @@ class AgreementHandler(ExplorerAPIHandler):
 
             return agreement_report(self.lab())
 
-        self.reply(await self.work(fetch))
+        self.reply(await self.work(fetch, {"star_alpha": None, "reviewers": [], "ratings": 0, "votes": 0}))
 
 
 class TagsHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.work(lambda: self.lab().tags()))
+        self.reply(await self.work(lambda: self.lab().tags(), []))
 
 
 class ChangesHandler(ExplorerAPIHandler):
@@ -306,7 +365,7 @@ class ChangesHandler(ExplorerAPIHandler):
                           (SELECT count(*) FROM annotations) AS notes""").iloc[0]
             return {"version": "-".join(str(v) for v in row.tolist())}
 
-        self.reply(await self.work(fetch))
+        self.reply(await self.work(fetch, {"version": "no-log"}))
 
 
 def run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -368,6 +427,7 @@ def _json_default(value: Any) -> Any:
 def api_handlers(prefix: Callable[..., str]) -> list[tuple[str, type]]:
     return [
         (prefix("api", "me"), MeHandler),
+        (prefix("api", "log"), LogHandler),
         (prefix("api", "runs"), RunsHandler),
         (prefix("api", "runs", r"(?P<run_id>[^/]+)"), RunHandler),
         (prefix("api", "ratings"), RatingsHandler),
