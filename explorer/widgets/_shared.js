@@ -167,3 +167,144 @@ function createPlayer(model, clip, options = {}) {
 function stars(score) {
   return score ? "★".repeat(Math.round(score)) + "☆".repeat(5 - Math.round(score)) : "☆☆☆☆☆";
 }
+
+/** A muted <video> for a clip, pointed at its media (for views whose transport is shared, see createSyncTransport). */
+function clipVideo(model, clip, attrs = {}) {
+  const video = h("video", { class: "cx-video", muted: true, playsinline: true, preload: "auto", ...attrs });
+  video.muted = true;
+  setMedia(model, video, clip.sha256, "mp4");
+  const poster = mediaUrl(model, clip.sha256, "poster");
+  if (poster) video.poster = poster;
+  return video;
+}
+
+/**
+ * One transport for several clips on one clock (Compare, the sweep grid, the gallery's compare):
+ * play/pause, step, scrub, loop, speed and a frame counter in `bar`, driving every video at once.
+ * The videos never play by themselves: every tick seeks each one to the shared frame, so they cannot
+ * drift apart (a clip shorter than the longest holds its last frame). `root` gets data-frame, the
+ * class cx-playing while playing, and the keys (space, ←/→ or ,/. to step, Home/End).
+ * `setVideos([{video, clip}])` changes the set (cells that arrive later catch up at once).
+ * Returns {bar, setVideos, show(f), frame(), isPlaying(), start(), stop(), toggle(), step(d), onFrame(cb), destroy()}.
+ */
+function createSyncTransport(root, options = {}) {
+  let entries = [];
+  let fps = 8;
+  let frames = 1;
+  let current = Math.max(0, options.frame || 0);
+  let playing = false;
+  let loop = true;
+  let rate = 1;
+  let raf = 0;
+  let clock = null; // {t0, f0}: the frame shown at time t0, so speed changes and pauses restart from here
+  const listeners = new Set();
+  const playButton = h("button", { class: "cx-play", title: "Play / pause all (space)" }, icon("play"));
+  const back = h("button", { class: "cx-step-back", title: "All one frame back (← or ,)" }, icon("back"));
+  const forward = h("button", { class: "cx-step-forward", title: "All one frame forward (→ or .)" }, icon("forward"));
+  const scrub = h("input", { class: "cx-scrub", type: "range", min: 0, max: 0, step: 1, value: 0, title: "Scrub all" });
+  const counter = h("span", { class: "cx-counter" });
+  const loopButton = h("button", { class: "cx-loop cx-on", title: "Loop" }, icon("loop"));
+  const speed = h("select", { class: "cx-speed", title: "Playback speed" }, ...[0.25, 0.5, 1, 2].map((s) => h("option", { value: s, selected: s === 1 }, `${s}×`)));
+  const bar = h("div", { class: "cx-controls cx-sync-bar" }, playButton, back, forward, scrub, counter, loopButton, speed, ...(options.extra || []));
+
+  const seekVideo = ({ video, clip }, f) => {
+    const t = (Math.min((clip.frames || frames) - 1, f) + 0.5) / (clip.fps || fps);
+    if (Math.abs(video.currentTime - t) > 1e-4) video.currentTime = t;
+  };
+  const show = (f) => {
+    current = Math.min(frames - 1, Math.max(0, f));
+    for (const entry of entries) seekVideo(entry, current);
+    scrub.value = String(current);
+    counter.textContent = `frame ${current + 1}/${frames} · ${fmtTime(current / fps)}`;
+    root.dataset.frame = String(current);
+    for (const cb of listeners) cb(current, playing);
+  };
+  const tick = (now) => {
+    if (!playing) return;
+    let f = clock.f0 + Math.floor(((now - clock.t0) / 1000) * fps * rate);
+    if (f >= frames) {
+      if (loop) f %= frames;
+      else { stop(); show(frames - 1); return; }
+    }
+    if (f !== current) show(f);
+    raf = requestAnimationFrame(tick);
+  };
+  const start = () => {
+    if (playing) return;
+    if (!loop && current >= frames - 1) current = 0;
+    playing = true;
+    clock = { t0: performance.now(), f0: current };
+    playButton.replaceChildren(icon("pause"));
+    root.classList.add("cx-playing");
+    raf = requestAnimationFrame(tick);
+  };
+  function stop() {
+    if (!playing) return;
+    playing = false;
+    cancelAnimationFrame(raf);
+    raf = 0;
+    playButton.replaceChildren(icon("play"));
+    root.classList.remove("cx-playing");
+  }
+  const toggle = () => { if (playing) { stop(); show(current); } else start(); };
+  const step = (delta) => { stop(); show(current + delta); };
+  playButton.onclick = toggle;
+  back.onclick = () => step(-1);
+  forward.onclick = () => step(1);
+  scrub.oninput = () => { stop(); show(Number(scrub.value)); };
+  loopButton.onclick = () => { loop = !loop; loopButton.classList.toggle("cx-on", loop); };
+  speed.onchange = () => {
+    rate = Number(speed.value);
+    if (playing) clock = { t0: performance.now(), f0: current };
+  };
+  const onKey = (event) => {
+    const keys = { " ": toggle, ArrowLeft: () => step(-1), ",": () => step(-1), ArrowRight: () => step(1), ".": () => step(1),
+      Home: () => { stop(); show(0); }, End: () => { stop(); show(frames - 1); } };
+    if (keys[event.key] && !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) {
+      event.preventDefault();
+      event.stopPropagation(); // keep JupyterLab's own shortcuts out of it
+      keys[event.key]();
+    }
+  };
+  root.addEventListener("keydown", onKey);
+  const catchUp = (event) => { const entry = entries.find((e) => e.video === event.target); if (entry) seekVideo(entry, current); };
+
+  const setVideos = (list) => {
+    for (const { video } of entries) video.removeEventListener("loadeddata", catchUp);
+    entries = list.slice();
+    // the clock runs at the first clip's rate; the longest clip sets the length
+    fps = options.fps || entries[0]?.clip.fps || fps;
+    frames = Math.max(1, ...entries.map((e) => e.clip.frames || 1));
+    scrub.max = String(frames - 1);
+    for (const entry of entries) entry.video.addEventListener("loadeddata", catchUp); // a video that loads late catches up
+    if (playing) clock = { t0: performance.now(), f0: Math.min(current, frames - 1) };
+    if (entries.length) show(current);
+    else counter.textContent = "no clips yet"; // keep the wanted frame for the clips to come
+  };
+  setVideos(options.videos || []);
+  return {
+    bar, setVideos, show, start, stop, toggle, step,
+    frame: () => current,
+    isPlaying: () => playing,
+    onFrame(cb) { listeners.add(cb); return () => listeners.delete(cb); },
+    destroy() {
+      stop();
+      root.removeEventListener("keydown", onKey);
+      for (const { video } of entries) { video.removeEventListener("loadeddata", catchUp); video.removeAttribute("src"); video.load(); }
+      listeners.clear();
+    },
+  };
+}
+
+/** Stars that save on click: `onRate(score)`; `set(score)` shows the current one. Returns {root, set}. */
+function starButtons(onRate, { className = "cx-star-row", title = "Your rating" } = {}) {
+  const buttons = [1, 2, 3, 4, 5].map((n) => h("button", { class: "cx-star", dataset: { score: n }, title: `Rate ${n} star${n === 1 ? "" : "s"}`,
+    onclick: (event) => { event.stopPropagation(); onRate(n); } }, "☆"));
+  const root = h("div", { class: className, title }, ...buttons);
+  const set = (score) => {
+    root.dataset.score = String(score || 0);
+    buttons.forEach((b, i) => { const on = i < (score || 0); b.classList.toggle("cx-on", on); b.textContent = on ? "★" : "☆"; });
+  };
+  set(0);
+  return { root, set };
+}

@@ -1,5 +1,6 @@
-// Compare: 2–9 clips driven by one clock. Every video stays paused and is seeked to the shared frame,
-// so all tiles always show the same frame (no drift). Two clips add wipe and difference views.
+// Compare: 2–9 clips driven by one clock (createSyncTransport in _shared.js: every video stays paused and is
+// seeked to the shared frame, so all tiles always show the same frame). Each tile is labelled by what differs
+// between the clips, with what they share above. Two clips add wipe and difference views.
 export default {
   render({ model, el }) {
     const clips = model.get("clips") || [];
@@ -8,106 +9,45 @@ export default {
     const frames = Math.max(1, ...clips.map((c) => c.frames || 1));
     const letters = "ABCDEFGHI";
     let current = Math.min(frames - 1, Math.max(0, model.get("frame") || 0));
-    let playing = false;
-    let loop = true;
-    let raf = 0;
-    let clock = null; // {t0, f0}
 
-    // --- tiles: one video per clip, reused by every view --------------------------------------
+    // --- tiles: one video per clip, reused by every view; labelled by what differs between the clips ----
     const tiles = clips.map((clip, i) => {
-      const video = h("video", { class: "cx-video cx-compare-video", muted: true, playsinline: true, preload: "auto", dataset: { index: i } });
-      video.muted = true;
-      setMedia(model, video, clip.sha256, "mp4");
-      const poster = mediaUrl(model, clip.sha256, "poster");
-      if (poster) video.poster = poster;
+      const video = clipVideo(model, clip, { class: "cx-video cx-compare-video", dataset: { index: i } });
       const meta = h("span", { class: "cx-compare-meta", title: `${clip.prompt}\nseed ${clip.seed} · ${clip.model || clip.backend} · ${clip.id}` },
-        h("span", { class: "cx-compare-prompt" }, clip.prompt), h("span", { class: "cx-compare-detail" }, `seed ${clip.seed} · ${clip.model || clip.backend}`));
+        h("span", { class: "cx-compare-prompt cx-compare-difflabel" }, clip.label || "same settings"));
       const label = h("div", { class: "cx-compare-label" }, h("b", { class: "cx-compare-letter" }, letters[i]), meta);
       const stage = h("div", { class: "cx-stage cx-compare-stage" });
       const tile = h("div", { class: "cx-compare-tile", dataset: { index: i } }, stage, label);
       return { clip, video, label, stage, tile };
     });
 
-    // --- shared control bar --------------------------------------------------------------------
-    // the shared SVG icons where this build has them, text otherwise
-    const glyph = (name, text) => (typeof icon === "function" ? icon(name) : text);
-    const playButton = h("button", { class: "cx-play", title: "Play / pause all (space)" }, glyph("play", "▶"));
-    const back = h("button", { class: "cx-step-back", title: "All one frame back (← or ,)" }, glyph("back", "|◀"));
-    const forward = h("button", { class: "cx-step-forward", title: "All one frame forward (→ or .)" }, glyph("forward", "▶|"));
-    const scrub = h("input", { class: "cx-scrub", type: "range", min: 0, max: frames - 1, step: 1, value: current, title: "Scrub all" });
-    const counter = h("span", { class: "cx-counter" });
-    const loopButton = h("button", { class: "cx-loop cx-on", title: "Loop" }, glyph("loop", "⟲"));
+    // --- the shared transport (_shared.js), plus the view switch and blind ----------------------------
     const blindBox = h("input", { type: "checkbox", class: "cx-blind-toggle" });
-    const blindLabel = h("label", { class: "cx-compare-blind", title: "Hide prompt, seed and model" }, blindBox, " blind");
+    const blindLabel = h("label", { class: "cx-compare-blind", title: "Hide what differs (prompt, seed, model…)" }, blindBox, " blind");
     const views = { side: "side by side", wipe: "wipe", difference: "difference" };
     const viewButtons = Object.fromEntries(Object.entries(views).map(([key, text]) =>
       [key, h("button", { class: `cx-view cx-view-${key}`, dataset: { view: key }, onclick: () => { model.set("view", key); model.save_changes(); } }, text)]));
     const viewSwitch = n === 2 ? h("span", { class: "cx-compare-views", role: "group" }, ...Object.values(viewButtons)) : null;
-    const bar = h("div", { class: "cx-controls cx-compare-bar" }, playButton, back, forward, scrub, counter, loopButton, viewSwitch, blindLabel);
+    const shared = h("div", { class: "cx-compare-shared", title: "What every clip here has in common" });
     const main = h("div", { class: "cx-compare-main" });
-    const root = h("div", { class: "cx-compare", tabindex: 0 }, main, bar);
+    const root = h("div", { class: "cx-compare", tabindex: 0 }, shared, main);
+    const transport = createSyncTransport(root, { frame: current, fps, extra: [viewSwitch, blindLabel],
+      videos: tiles.map(({ video, clip }) => ({ video, clip })) });
+    transport.bar.classList.add("cx-compare-bar");
+    root.append(transport.bar);
     el.append(root);
-
-    // --- frames ----------------------------------------------------------------------------------
+    const show = (f) => transport.show(f);
+    transport.onFrame((f, playing) => {
+      current = f;
+      // Python hears of the frame only when it is still: no stream of messages while playing
+      if (!playing && model.get("frame") !== f) { model.set("frame", f); model.save_changes(); }
+      if (model.get("view") === "difference") scheduleDiff();
+    });
+    blindBox.onchange = () => { model.set("blind", blindBox.checked); model.save_changes(); };
     const seekVideo = (tile, f) => {
-      const own = tile.clip.frames || frames;
-      const t = (Math.min(own - 1, f) + 0.5) / (tile.clip.fps || fps);
+      const t = (Math.min((tile.clip.frames || frames) - 1, f) + 0.5) / (tile.clip.fps || fps);
       if (Math.abs(tile.video.currentTime - t) > 1e-4) tile.video.currentTime = t;
     };
-    const show = (f, { sync = true } = {}) => {
-      current = Math.min(frames - 1, Math.max(0, f));
-      for (const tile of tiles) seekVideo(tile, current);
-      scrub.value = String(current);
-      counter.textContent = `frame ${current + 1}/${frames} · ${fmtTime(current / fps)}`;
-      root.dataset.frame = String(current);
-      if (sync && !playing && model.get("frame") !== current) { model.set("frame", current); model.save_changes(); }
-      if (model.get("view") === "difference") scheduleDiff();
-    };
-    const tick = (now) => {
-      if (!playing) return;
-      let f = clock.f0 + Math.floor(((now - clock.t0) / 1000) * fps);
-      if (f >= frames) {
-        if (loop) f %= frames;
-        else { f = frames - 1; stop(); show(f); return; }
-      }
-      if (f !== current) show(f, { sync: false });
-      raf = requestAnimationFrame(tick);
-    };
-    const start = () => {
-      if (playing) return;
-      if (!loop && current >= frames - 1) current = 0;
-      playing = true;
-      clock = { t0: performance.now(), f0: current };
-      playButton.replaceChildren(glyph("pause", "⏸"));
-      root.classList.add("cx-playing");
-      raf = requestAnimationFrame(tick);
-    };
-    function stop() {
-      playing = false;
-      cancelAnimationFrame(raf);
-      raf = 0;
-      playButton.replaceChildren(glyph("play", "▶"));
-      root.classList.remove("cx-playing");
-    }
-    const toggle = () => { if (playing) { stop(); show(current); } else start(); };
-    const step = (delta) => { stop(); show(current + delta); };
-    playButton.onclick = toggle;
-    back.onclick = () => step(-1);
-    forward.onclick = () => step(1);
-    scrub.oninput = () => { stop(); show(Number(scrub.value)); };
-    loopButton.onclick = () => { loop = !loop; loopButton.classList.toggle("cx-on", loop); };
-    blindBox.onchange = () => { model.set("blind", blindBox.checked); model.save_changes(); };
-    root.addEventListener("keydown", (event) => {
-      const keys = { " ": toggle, ArrowLeft: () => step(-1), ",": () => step(-1), ArrowRight: () => step(1), ".": () => step(1),
-        Home: () => { stop(); show(0); }, End: () => { stop(); show(frames - 1); } };
-      if (keys[event.key] && !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) {
-        event.preventDefault();
-        event.stopPropagation();
-        keys[event.key]();
-      }
-    });
-    // a video that loads late (or was re-attached) catches up with the shared frame
-    for (const tile of tiles) tile.video.addEventListener("loadeddata", () => seekVideo(tile, current));
 
     // --- difference (two clips) ------------------------------------------------------------------
     const diffCanvas = h("canvas", { class: "cx-compare-diff" });
@@ -201,22 +141,24 @@ export default {
       if (view === "difference") scheduleDiff();
     };
     const applyBlind = () => { root.classList.toggle("cx-blind", !!model.get("blind")); blindBox.checked = !!model.get("blind"); };
-    const fromPython = () => { const f = model.get("frame"); if (f !== current) { stop(); show(f); } };
+    const drawShared = () => { shared.textContent = model.get("shared") ? `shared: ${model.get("shared")}` : ""; };
+    const fromPython = () => { const f = model.get("frame"); if (f !== transport.frame()) { transport.stop(); show(f); } };
 
     layout();
     applyBlind();
-    show(current, { sync: false });
+    drawShared();
     model.on("change:view", layout);
     model.on("change:width", layout);
     model.on("change:blind", applyBlind);
+    model.on("change:shared", drawShared);
     model.on("change:frame", fromPython);
     return () => {
-      stop();
       model.off("change:view", layout);
       model.off("change:width", layout);
       model.off("change:blind", applyBlind);
+      model.off("change:shared", drawShared);
       model.off("change:frame", fromPython);
-      for (const tile of tiles) { tile.video.removeAttribute("src"); tile.video.load(); }
+      transport.destroy();
     };
   },
 };

@@ -1,7 +1,8 @@
 """Compare: 2–9 clips in a grid, played, paused, stepped and scrubbed together from one control bar.
 
 For exactly two clips a view switch adds *wipe* (one clip over the other, a draggable divider) and
-*difference* (|A − B| per pixel, amplified). ``blind`` hides each tile's prompt, seed and model.
+*difference* (|A − B| per pixel, amplified). Each tile is labelled by what differs between the clips
+(``guidance 3`` / ``guidance 9``, ``+neon``), with what they all share above; ``blind`` hides both.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import traitlets
 
 from explorer.widgets._base import ExplorerWidget, video_html
+from explorer.widgets.differences import describe_differences, run_requests
 
 MIN_CLIPS, MAX_CLIPS = 2, 9
 VIEWS = ("side", "wipe", "difference")
@@ -27,6 +29,7 @@ class Compare(ExplorerWidget):
     width = traitlets.Int(240).tag(sync=True)
     view = traitlets.Unicode("side").tag(sync=True)
     columns = traitlets.Int(1).tag(sync=True)
+    shared = traitlets.Unicode("").tag(sync=True)  # what every clip has in common; each clip's "label" says what differs
 
     def __init__(self, lab: Any, runs: Any, *, blind: bool = False, width: int = 240, **kwargs: Any):
         if isinstance(runs, (str, bytes)) or not hasattr(runs, "__iter__"):
@@ -41,7 +44,9 @@ class Compare(ExplorerWidget):
         missing = [f"{c['id']} ({c['status']})" for c in clips if not c.get("sha256")]
         if missing:
             raise ValueError(f"compare: these runs have no clip to show: {', '.join(missing)}")
-        self.clips = clips
+        differences = describe_differences(run_requests(lab, [c["id"] for c in clips]))
+        self.clips = [{**c, "label": label} for c, label in zip(clips, differences["labels"])]
+        self.shared = differences["shared"]
         self.columns = math.ceil(math.sqrt(len(clips)))
         self.width = width
         self.blind = bool(blind)

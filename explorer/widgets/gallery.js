@@ -1,9 +1,7 @@
 // Gallery: pages of thumbnails (poster; the animated thumb on hover), a filter bar, a detail pane, compare selected.
 export default {
   render({ model, el }) {
-    const seen = new Map(); // id -> item, for the compare row (selected clips may sit on other pages)
     let detailPlayer = null;
-    let comparePlayers = [];
 
     const stop = (e) => e.stopPropagation(); // typing in the filter bar must not trigger notebook shortcuts
     const field = (name, attrs) => h("input", { class: `cx-g-${name}`, name, onkeydown: stop, ...attrs });
@@ -62,7 +60,6 @@ export default {
 
     // -- tiles ---------------------------------------------------------------------------
     const tile = (item) => {
-      seen.set(item.id, item);
       const img = h("img", { class: "cx-g-thumb", alt: item.prompt, loading: "lazy", draggable: "false" });
       setMedia(model, img, item.sha256, "poster");
       const box = h("input", { type: "checkbox", class: "cx-g-select", title: "Select for compare",
@@ -142,23 +139,29 @@ export default {
         h("div", { class: "cx-g-tags" }, ...(clip.tags || []).map((t) => h("span", { class: "cx-tag" }, t))));
     };
 
-    // -- compare row: the selected clips side by side, played together --------------------------
-    const closeCompare = () => { for (const p of comparePlayers) p.destroy(); comparePlayers = []; compareRow.replaceChildren(); };
-    compareButton.onclick = () => {
+    // -- compare row: the selected clips on one clock (the transport Compare uses), labelled by what differs --
+    let compareTransport = null;
+    const closeCompare = () => { if (compareTransport) compareTransport.destroy(); compareTransport = null; compareRow.replaceChildren(); };
+    const drawCompare = () => {
       closeCompare();
-      const clips = model.get("selected").map((id) => seen.get(id)).filter(Boolean);
-      comparePlayers = clips.map((clip) => createPlayer(model, clip));
-      const playAll = () => { for (const p of comparePlayers) { p.video.currentTime = 0; p.video.play().catch(() => {}); } };
-      const pauseAll = () => { for (const p of comparePlayers) p.video.pause(); };
+      const { clips = [], shared = "" } = model.get("comparing") || {};
+      if (!clips.length) return;
+      const tiles = clips.map((clip) => ({ clip, video: clipVideo(model, clip) }));
+      const view = h("div", { class: "cx-g-compare-view", tabindex: 0 });
+      compareTransport = createSyncTransport(view, { videos: tiles });
+      view.append(
+        h("div", { class: "cx-g-compare-clips" }, ...tiles.map(({ clip, video }) => h("div", { class: "cx-g-compare-cell", "data-id": clip.id },
+          h("div", { class: "cx-stage" }, video),
+          h("div", { class: "cx-g-compare-label", title: `${clip.id} · seed ${clip.seed}\n${clip.prompt}` }, clip.label || "same settings")))),
+        compareTransport.bar);
       compareRow.append(
         h("div", { class: "cx-g-compare-head" }, h("strong", {}, `Comparing ${clips.length} clips`),
-          h("button", { class: "cx-g-playall", onclick: playAll }, "▶ Play all"),
-          h("button", { class: "cx-g-pauseall", onclick: pauseAll }, "Pause all"),
-          h("button", { class: "cx-g-closecompare", onclick: closeCompare }, "✕ Close")),
-        h("div", { class: "cx-g-compare-clips" }, ...clips.map((clip, i) => h("div", { class: "cx-g-compare-cell", "data-id": clip.id },
-          comparePlayers[i].root, h("div", { class: "cx-meta", title: clip.prompt }, `${clip.id} · seed ${clip.seed}`)))));
-      playAll();
+          h("span", { class: "cx-g-compare-shared" }, shared ? `shared: ${shared}` : ""),
+          h("button", { class: "cx-g-closecompare", onclick: () => model.send({ type: "compare", ids: [] }) }, "✕ Close")),
+        view);
+      compareTransport.start();
     };
+    compareButton.onclick = () => model.send({ type: "compare", ids: model.get("selected") });
 
     const drawMessage = () => {
       const m = model.get("message");
@@ -168,12 +171,12 @@ export default {
 
     const handlers = {
       "change:page_items": drawGrid, "change:total": drawGrid, "change:page": drawGrid, "change:selected": drawSelection,
-      "change:detail": drawDetail, "change:message": drawMessage, "change:options": drawOptions,
+      "change:detail": drawDetail, "change:message": drawMessage, "change:comparing": drawCompare, "change:options": drawOptions,
       "change:text": drawFilters, "change:tag": drawFilters, "change:author": drawFilters, "change:backend": drawFilters,
       "change:model": drawFilters, "change:min_rating": drawFilters, "change:sort": drawFilters,
     };
     for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
-    drawFilters(); drawGrid(); drawDetail(); drawMessage();
+    drawFilters(); drawGrid(); drawDetail(); drawMessage(); drawCompare();
     el.append(root);
     return () => {
       for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

@@ -8,6 +8,7 @@ from typing import Any
 import traitlets
 
 from explorer.widgets._base import ExplorerWidget
+from explorer.widgets.differences import describe_differences, run_requests
 
 FILTERS = ("text", "tag", "author", "backend", "model", "min_rating", "sort")
 PROMPT_CHARS = 60  # tiles show a short prompt (whole in the tooltip-free detail pane); keeps saved state small
@@ -35,7 +36,8 @@ class Gallery(ExplorerWidget):
     """``lab.ui.gallery(text=, tag=, author=, backend=, model=, min_rating=, sort=, page_size=)``.
 
     Filtering and paging run here: set any filter trait (or ``page``) and ``page_items`` follows.
-    ``selected`` holds the ticked run ids; :meth:`compare` opens them in ``lab.ui.compare``.
+    ``selected`` holds the ticked run ids; "Compare selected" shows them in the gallery on one clock, like
+    ``lab.ui.compare`` (see ``comparing``), and :meth:`compare` opens them in ``lab.ui.compare``.
     """
 
     _module = traitlets.Unicode("gallery").tag(sync=True)
@@ -52,6 +54,7 @@ class Gallery(ExplorerWidget):
     total = traitlets.Int(0).tag(sync=True)
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)  # the opened clip ({} when closed)
+    comparing = traitlets.Dict().tag(sync=True)  # {"clips": [clip + "label": what differs], "shared": …} ({} when closed)
     options = traitlets.Dict().tag(sync=True)  # choices for the filter bar: tags, authors, backends, models
     message = traitlets.Unicode("").tag(sync=True)
 
@@ -144,6 +147,19 @@ class Gallery(ExplorerWidget):
         self.message = f"Rated {getattr(run, 'id', run)} {int(score)}★"
         return rating_id
 
+    def show_compare(self, ids: list[str] | None = None) -> None:
+        """Compare ``ids`` (default: the ticked clips) inside the gallery, labelled by what differs; ``[]`` closes it."""
+        ids = list(self.selected if ids is None else ids)
+        if not ids:
+            self.comparing = {}
+            return
+        if not 2 <= len(ids) <= 9:
+            raise ValueError(f"select 2 to 9 clips to compare (got {len(ids)})")
+        clips = [self._clip(i) for i in ids]
+        differences = describe_differences(run_requests(self._lab, [c["id"] for c in clips]))
+        self.comparing = {"clips": [{**c, "label": label} for c, label in zip(clips, differences["labels"])],
+                          "shared": differences["shared"]}
+
     def compare(self, **kwargs: Any) -> Any:
         """``lab.ui.compare(selected)``: the ticked clips in the Compare widget."""
         if len(self.selected) < 2:
@@ -160,6 +176,8 @@ class Gallery(ExplorerWidget):
             self._guard(lambda: self.show(content["id"]) if content.get("id") else setattr(self, "detail", {}))
         elif kind == "rate":
             self._guard(self.rate, content["id"], content["score"])
+        elif kind == "compare":
+            self._guard(self.show_compare, content.get("ids"))
 
     def _query(self, content: dict) -> None:
         self._quiet = True

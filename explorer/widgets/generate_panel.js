@@ -15,20 +15,23 @@ export default {
     const paramsBox = h("div", { class: "cx-params" });
     const generateButton = h("button", { class: "cx-generate cx-primary", title: "Generate (Shift+Enter in the prompt)" }, "Generate");
     const variationsCount = h("input", { class: "cx-variations-n", type: "number", min: 2, max: 16, title: "How many variations" });
-    const variationsButton = h("button", { class: "cx-variations", title: "Same request, the next n seeds" }, "Variations");
+    const variationsButton = h("button", { class: "cx-variations",
+      title: "The next n seeds after the current take (the newest, or the forked one), each recording it as parent" }, "Variations");
     const cancelButton = h("button", { class: "cx-cancel", title: "Stop at the next step (logged as cancelled)" }, "Cancel");
     const bar = h("div", { class: "cx-bar" }, h("div", { class: "cx-bar-fill" }));
     const progressText = h("span", { class: "cx-progress-text" });
     const message = h("div", { class: "cx-message" });
     const errorBox = h("div", { class: "cx-error" });
-    const preview = h("img", { class: "cx-preview", alt: "live preview" });
+    // hidden until the first preview arrives: an <img> with no src shows a broken-image icon
+    const preview = h("img", { class: "cx-preview", alt: "live preview", hidden: true });
+    const previewEmpty = h("div", { class: "cx-preview cx-preview-empty" }, "the preview shows here while a clip is made");
     const previewStep = h("div", { class: "cx-preview-step" });
     const strip = h("div", { class: "cx-strip" });
     el.append(h("div", { class: "cx-generate-panel" },
       h("div", { class: "cx-form" }, prompt, negative, h("div", { class: "cx-row" }, backend, modelInput), fieldsBox, paramsBox,
         h("div", { class: "cx-row" }, generateButton, variationsCount, variationsButton, cancelButton),
         h("div", { class: "cx-row" }, bar, progressText), message, errorBox),
-      h("div", { class: "cx-preview-box" }, preview, previewStep),
+      h("div", { class: "cx-preview-box" }, previewEmpty, preview, previewStep),
       h("div", { class: "cx-strip-title" }, "Takes (newest first)"), strip));
 
     prompt.addEventListener("input", () => sync("prompt", prompt.value));
@@ -89,15 +92,27 @@ export default {
       variationsButton.disabled = running;
       cancelButton.disabled = !running;
       el.querySelector(".cx-generate-panel").dataset.running = running ? "yes" : "no";
+      drawProgress();
     };
     const drawProgress = () => {
       const p = model.get("progress") || {};
       const share = p.total ? p.step / p.total : 0;
       bar.firstChild.style.width = `${Math.round(share * 100)}%`;
       const runs = p.runs > 1 ? ` · run ${p.run}/${p.runs}` : "";
-      progressText.textContent = p.total ? `step ${p.step}/${p.total} · ${(p.elapsed || 0).toFixed(1)} s${p.eta != null ? ` · eta ${p.eta.toFixed(1)} s` : ""}${runs}` : "";
+      // an ETA only while a run is going; once it ends, how it ended (a frozen countdown would mislead)
+      const eta = model.get("running") && !p.state && p.eta != null ? ` · eta ${p.eta.toFixed(1)} s` : "";
+      const ended = p.state ? ` · ${p.state === "succeeded" ? "done" : p.state}` : "";
+      progressText.textContent = p.total ? `step ${p.step}/${p.total} · ${(p.elapsed || 0).toFixed(1)} s${eta}${ended}${runs}` : "";
+      progressText.dataset.state = p.state || (model.get("running") ? "running" : "idle");
     };
-    const drawMessages = () => { message.textContent = model.get("message"); errorBox.textContent = model.get("error"); };
+    // one line of news: Python never sets both, and an error wins here too
+    const drawMessages = () => {
+      const error = model.get("error");
+      errorBox.textContent = error;
+      errorBox.hidden = !error;
+      message.textContent = error ? "" : model.get("message");
+      message.hidden = Boolean(error);
+    };
     const players = [];
     const drawStrip = () => {
       for (const p of players.splice(0)) p.destroy();
@@ -118,6 +133,8 @@ export default {
         window.__explorerPreviewLatency.push(Date.now() / 1000 - msg.t);
         if (previewUrl) URL.revokeObjectURL(previewUrl);
         previewUrl = url;
+        preview.hidden = false;
+        previewEmpty.hidden = true;
       };
       preview.src = url; // latest wins: an older image still decoding is simply replaced
       preview.dataset.step = String(msg.step);
@@ -131,6 +148,7 @@ export default {
     drawFields(); drawParams(); drawState(); drawRunning(); drawProgress(); drawMessages(); drawStrip();
     return () => {
       model.off("msg:custom", onCustom);
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
       for (const [events, fn] of handlers) model.off(events, fn);
       for (const p of players) p.destroy();
     };

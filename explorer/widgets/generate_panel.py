@@ -40,8 +40,8 @@ class GeneratePanel(ExplorerWidget):
     limits = traitlets.Dict().tag(sync=True)
     params = traitlets.List().tag(sync=True)  # the backend's own parameters, for its controls
     running = traitlets.Bool(False).tag(sync=True)
-    progress = traitlets.Dict().tag(sync=True)  # {"step", "total", "elapsed", "eta", "run": i, "runs": n}
-    message = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)  # {"step", "total", "elapsed", "eta", "run": i, "runs": n, "state": how it ended}
+    message = traitlets.Unicode("").tag(sync=True)  # message and error: never both (see _say)
     error = traitlets.Unicode("").tag(sync=True)
     strip = traitlets.List().tag(sync=True)  # finished takes, newest first
     preview_rate = traitlets.Float(4.0).tag(sync=True)
@@ -71,13 +71,13 @@ class GeneratePanel(ExplorerWidget):
             if kind == "generate":
                 self.generate()
             elif kind == "variations":
-                self.generate(n=int(content.get("n") or self.variations))
+                self.vary(int(content.get("n") or self.variations))
             elif kind == "cancel":
                 self.cancel()
             elif kind == "fork":
                 self.fork(content["id"])
         except Exception as exc:  # noqa: BLE001 - shown in the panel; the kernel stays up
-            self.error = f"{type(exc).__name__}: {exc}"
+            self._say(error=f"{type(exc).__name__}: {exc}")
 
     # -- Python API (the buttons call these) ---------------------------------------
 
@@ -88,18 +88,54 @@ class GeneratePanel(ExplorerWidget):
                        extra=dict(self.extra), parent=self.parent or None, **fields)
 
     def generate(self, n: int = 1) -> threading.Thread | None:
-        """Start one run (or ``n`` variations: the next ``n`` seeds) on a worker thread."""
+        """Start the run the form describes on a worker thread (``n`` > 1: :meth:`vary` instead)."""
+        if n > 1:
+            return self.vary(n)
+        return self._start(lambda: [self._checked(self.request())])
+
+    def vary(self, n: int | None = None) -> threading.Thread | None:
+        """The Variations button: ``lab.variations(take, n)`` on the current take, on a worker thread.
+
+        The current take is the run loaded with "fork", else the newest take in the strip: the next ``n``
+        seeds after its seed, each recording it as the parent, with whatever else the form has changed
+        since. Before any take, the form's request is the source (the seeds after the form's seed), so
+        Variations never makes the clip on screen again.
+        """
+        return self._start(lambda: self._variation_requests(n or self.variations))
+
+    def current_take(self) -> str | None:
+        """The run Variations starts from: the forked run, else the newest take (None before any)."""
+        return self.parent or (self.strip[0]["id"] if self.strip else None)
+
+    def _variation_requests(self, n: int) -> list[Request]:
+        form = self._checked(self.request())
+        take = self.current_take()
+        if take is None:
+            base, parent = form, form.parent
+        else:
+            row = self._lab.log.run(take)
+            base, parent = Request.from_dict(row["request"]), row["id"]
+            # the form's edits since that take carry over (seed excepted: the seeds follow the take's)
+            changes = {k: v for k, v in form.model_dump().items() if k not in ("seed", "parent") and v != getattr(base, k)}
+            base = base.replace(**changes) if changes else base
+        # as lab.variations: seed + 1 … seed + n, each recording its source as parent
+        return [self._checked(base.replace(seed=(base.seed + i) % (2**63 - 1), parent=parent)) for i in range(1, max(1, n) + 1)]
+
+    @staticmethod
+    def _checked(request: Request) -> Request:
+        backends.get(request.backend).check(request)
+        return request
+
+    def _start(self, plan: Any) -> threading.Thread | None:
         if self.running:
-            self.error = "a run is already going: wait, or Cancel it"
+            self._say(error="a run is already going: wait, or Cancel it")
             return None
-        self.error = ""
         try:
-            base = self.request()
-            backends.get(base.backend).check(base)
+            requests = plan()
         except RequestError as exc:
-            self.error = str(exc)
+            self._say(error=str(exc))
             return None
-        requests = [base] if n <= 1 else [base.replace(seed=(base.seed + i) % (2**63 - 1)) for i in range(n)]
+        self._say()
         self._control = RunControl()
         self.running = True
         self._thread = threading.Thread(target=self._run_all, args=(requests, self._control), name="explorer-generate", daemon=True)
@@ -108,9 +144,9 @@ class GeneratePanel(ExplorerWidget):
 
     def cancel(self) -> None:
         """Stop the current run at its next step (it is logged as cancelled) and skip the rest."""
-        if self._control is not None:
+        if self._control is not None and self.running:
             self._control.cancel()
-            self.message = "cancelling at the next step…"
+            self._say("cancelling at the next step…")
 
     def fork(self, run_id: str) -> None:
         """Load a run's request into the form, recording it as the parent of the next run."""
@@ -121,7 +157,7 @@ class GeneratePanel(ExplorerWidget):
         self.extra = dict(request.extra)
         self.fields = {name: getattr(request, name) for name in COMMON_FIELDS}
         self.parent = row["id"]
-        self.message = f"forking {row['id']}: change one thing and Generate"
+        self._say(f"forking {row['id']}: change one thing and Generate (or Variations: the next seeds)")
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the current batch ends (for scripts and tests)."""
@@ -131,27 +167,39 @@ class GeneratePanel(ExplorerWidget):
     # -- the worker ------------------------------------------------------------------
 
     def _run_all(self, requests: list[Request], control: RunControl) -> None:
+        failures: list[str] = []
         try:
             for index, request in enumerate(requests):
                 if control.cancelled:
                     break
                 self.progress = {"step": 0, "total": request.steps, "elapsed": 0.0, "eta": None, "run": index + 1, "runs": len(requests)}
-                self.message = f"run {index + 1} of {len(requests)}…" if len(requests) > 1 else "generating…"
+                self._say(f"run {index + 1} of {len(requests)}…" if len(requests) > 1 else "generating…")
                 run = self._lab.generate(request, progress=False, control=control,
                                          on_step=lambda step, i=index, n=len(requests): self._on_step(step, i, n))
+                # the run is over: no ETA any more, say how it ended instead
+                self.progress = {**self.progress, "eta": None, "state": run.status}
                 if run.ok:
                     self.strip = [self._clip(run.id), *self.strip]
-                    self.message = f"{run.id} done in {run.duration_s:.1f} s"
+                    self._say(f"{run.id} done in {run.duration_s:.1f} s")
                 elif run.status == "cancelled":
-                    self.message = f"{run.id} cancelled (logged)"
+                    self._say(f"{run.id} cancelled (logged)")
                 else:
-                    self.error = f"{run.id} failed: {run.error}" + (f" — {run.hint}" if run.hint else "")
+                    failures.append(f"{run.id} failed: {run.error}" + (f" — {run.hint}" if run.hint else ""))
+                    self._say(error=failures[-1])
+            if failures and len(requests) > 1:  # a later run's news must not hide an earlier failure
+                self._say(error=f"{len(failures)} of {len(requests)} runs failed; first: {failures[0]}")
             self.parent = ""
         except Exception as exc:  # noqa: BLE001 - a worker error is shown, never lost in a thread
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.progress = {**self.progress, "eta": None, "state": "failed"}
+            self._say(error=f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         finally:
             self.running = False
+
+    def _say(self, message: str = "", error: str = "") -> None:
+        """One line of news at a time: a new message or error replaces whatever was shown before."""
+        with self.hold_sync():
+            self.message, self.error = message, error
 
     def _on_step(self, step: Step, index: int, count: int) -> None:
         eta = step.eta if step.index else None
@@ -169,7 +217,8 @@ class GeneratePanel(ExplorerWidget):
         try:
             found = backends.get(self.backend).parameters(self.model or None)
         except Exception as exc:  # noqa: BLE001 - e.g. a model folder not there yet: say so, keep the form
-            self.params, self.error = [], f"{type(exc).__name__}: {exc}"
+            self.params = []
+            self._say(error=f"{type(exc).__name__}: {exc}")
             return
         self.params = [{"name": p.name, "type": p.type, "default": p.default, "min": p.minimum, "max": p.maximum, "help": p.help}
                        for p in found]

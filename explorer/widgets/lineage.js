@@ -11,7 +11,8 @@ export default {
     const pane = h("div", { class: "cx-ln-pane" });
     const message = h("div", { class: "cx-ln-message" });
     const title = h("div", { class: "cx-ln-title" });
-    const root = h("div", { class: "cx-lineage" }, title, h("div", { class: "cx-ln-main" }, tree, pane), message);
+    const shared = h("div", { class: "cx-ln-shared", title: "What every run in this family has in common" });
+    const root = h("div", { class: "cx-lineage" }, title, shared, h("div", { class: "cx-ln-main" }, tree, pane), message);
 
     const label = (depth) => (depth < 0 ? `${-depth} up` : depth === 0 ? "this run" : `${depth} down`);
     const drawTree = () => {
@@ -28,7 +29,8 @@ export default {
           const node = h("div", { class: `cx-ln-node${n.id === runId ? " cx-ln-self" : ""}`, tabindex: 0, "data-id": n.id,
             "data-parent": n.parent_id || "", title: `${n.id} · seed ${n.seed}\n${n.prompt}` },
             n.sha256 ? img : h("div", { class: "cx-ln-nomedia" }, n.status),
-            h("div", { class: "cx-ln-caption" }, `seed ${n.seed}`));
+            // what sets this run apart from the rest of its family; the seed only when nothing else does
+            h("div", { class: "cx-ln-caption" }, n.label || `seed ${n.seed}`));
           node.addEventListener("click", () => model.send({ type: "play", id: n.id }));
           node.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); e.stopPropagation(); model.send({ type: "play", id: n.id }); } });
           if (n.sha256) {
@@ -37,6 +39,7 @@ export default {
           }
           return node;
         })))));
+      shared.textContent = model.get("shared") ? `shared: ${model.get("shared")}` : "";
       markPlaying();
       requestAnimationFrame(drawLines);
     };
@@ -74,7 +77,7 @@ export default {
     const drawMessage = () => { message.textContent = model.get("message"); };
     const resize = new ResizeObserver(() => drawLines());
     resize.observe(tree);
-    model.on("change:nodes", drawTree);
+    model.on("change:nodes change:shared", drawTree);
     model.on("change:clip", drawPlayer);
     model.on("change:playing", markPlaying);
     model.on("change:message", drawMessage);
@@ -82,7 +85,7 @@ export default {
     drawTree(); drawPlayer(); drawMessage();
     return () => {
       resize.disconnect();
-      model.off("change:nodes", drawTree); model.off("change:clip", drawPlayer);
+      model.off("change:nodes change:shared", drawTree); model.off("change:clip", drawPlayer);
       model.off("change:playing", markPlaying); model.off("change:message", drawMessage);
       if (player) player.destroy();
     };

@@ -8,6 +8,7 @@ from typing import Any
 import traitlets
 
 from explorer.widgets._base import ExplorerWidget
+from explorer.widgets.differences import describe_differences, run_requests
 
 PROMPT_CHARS = 100
 
@@ -16,7 +17,8 @@ class Lineage(ExplorerWidget):
     """``lab.ui.lineage(run)``: ancestors above, the run highlighted, descendants below, one row per depth.
 
     ``nodes`` mirrors ``lab.lineage(run)`` (depth < 0 ancestors, 0 the run, > 0 descendants);
-    ``playing`` is the id shown in the player pane (set it from Python to switch).
+    ``playing`` is the id shown in the player pane (set it from Python to switch). Each node's ``label``
+    says what differs across the family (``guidance 9``, ``+neon``); ``shared`` what they all have in common.
     """
 
     _module = traitlets.Unicode("lineage").tag(sync=True)
@@ -24,6 +26,7 @@ class Lineage(ExplorerWidget):
     nodes = traitlets.List().tag(sync=True)
     playing = traitlets.Unicode("").tag(sync=True)
     clip = traitlets.Dict().tag(sync=True)  # the playing run as the player needs it
+    shared = traitlets.Unicode("").tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, lab: Any, run: Any, **kwargs: Any):
@@ -46,7 +49,9 @@ class Lineage(ExplorerWidget):
                 "prompt": prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1] + "…",
                 "seed": int(row["seed"]), "status": row["status"],
             })
-        self.nodes = nodes
+        differences = describe_differences(run_requests(self._lab, [n["id"] for n in nodes]))
+        self.nodes = [{**n, "label": label} for n, label in zip(nodes, differences["labels"])]
+        self.shared = differences["shared"]
 
     @traitlets.observe("playing")
     def _on_playing(self, change: dict) -> None:

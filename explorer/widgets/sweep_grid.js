@@ -1,12 +1,50 @@
 // SweepGrid: column headers and row labels at once; each cell fills in when its run finishes.
+// A grid is for comparing, so one transport (createSyncTransport in _shared.js) drives every cell on one
+// clock; a cell's own controls show only on hover, and the stars under it rate that cell's run.
 export default {
   render({ model, el }) {
-    const players = new Map();
+    const cellViews = new Map(); // "row:col" -> {clipId, node, video, clip, stars}
     const table = h("div", { class: "cx-sweep-table" });
     const message = h("div", { class: "cx-message" });
+    const shared = h("div", { class: "cx-sweep-shared", title: "What every cell has in common; the headers say what differs" });
     const cancel = h("button", { class: "cx-cancel", title: "Stop the sweep after the current step" }, "Cancel sweep");
     cancel.onclick = () => model.send({ type: "cancel" });
-    el.append(h("div", { class: "cx-sweep" }, h("div", { class: "cx-row" }, h("b", {}, "Sweep"), message, cancel), table));
+    const detail = h("div", { class: "cx-sweep-detail" });
+    const root = h("div", { class: "cx-sweep", tabindex: 0 });
+    const transport = createSyncTransport(root);
+    root.append(h("div", { class: "cx-row" }, h("b", {}, "Sweep"), message, cancel), shared, table, transport.bar, detail);
+    el.append(root);
+
+    // -- one cell closer: its own full player below the grid (steps, speed, keys) --------------------------
+    let detailPlayer = null;
+    const closeDetail = () => { if (detailPlayer) detailPlayer.destroy(); detailPlayer = null; detail.replaceChildren(); };
+    const openDetail = (cell) => {
+      closeDetail();
+      transport.stop();
+      detailPlayer = createPlayer(model, cell.clip);
+      detailPlayer.seek(transport.frame());
+      const where = Object.entries(cell.cell).map(([k, v]) => `${k} = ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+      detail.replaceChildren(h("div", { class: "cx-row" }, h("strong", {}, where), h("span", { class: "cx-meta" }, cell.clip.id),
+        h("button", { class: "cx-sweep-close", title: "Close", onclick: closeDetail }, "✕")), detailPlayer.root);
+      detailPlayer.root.focus();
+    };
+
+    const cellView = (cell) => {
+      const video = clipVideo(model, cell.clip);
+      video.title = "Click to play or pause every cell";
+      video.addEventListener("click", () => { transport.toggle(); root.focus(); });
+      const open = h("button", { class: "cx-sweep-open", title: "Look closer: this cell alone, with its own player" }, "open");
+      open.onclick = (event) => { event.stopPropagation(); openDetail(cell); };
+      // per-cell controls: shown on hover (or keyboard focus), so the grid itself stays a grid of clips
+      const tools = h("div", { class: "cx-sweep-tools" }, h("span", { class: "cx-sweep-id" }, cell.clip.id.slice(0, 8)), open);
+      const stars = starButtons((score) => model.send({ type: "rate", id: cell.clip.id, score }),
+        { className: "cx-star-row cx-sweep-stars", title: "Rate this cell's run (saved at once)" });
+      const node = h("div", { class: "cx-sweep-cell cx-sweep-clip", dataset: { status: cell.status, id: cell.clip.id } },
+        h("div", { class: "cx-stage cx-sweep-stage" }, video, tools), stars.root);
+      return { clipId: cell.clip.id, node, video, clip: cell.clip, stars };
+    };
+
+    let videoKey = "";
     const draw = () => {
       const cols = model.get("col_labels");
       const rows = model.get("row_labels");
@@ -22,24 +60,28 @@ export default {
           const key = `${cell.row}:${cell.col}`;
           if (cell.clip && cell.status === "succeeded") {
             keep.add(key);
-            if (!players.has(key) || players.get(key).clipId !== cell.clip.id) {
-              if (players.has(key)) players.get(key).player.destroy();
-              players.set(key, { clipId: cell.clip.id, player: createPlayer(model, cell.clip) });
-            }
-            const { player } = players.get(key);
-            nodes.push(h("div", { class: "cx-sweep-cell", dataset: { status: cell.status, id: cell.clip.id } }, player.root));
+            if (!cellViews.has(key) || cellViews.get(key).clipId !== cell.clip.id) cellViews.set(key, cellView(cell));
+            const view = cellViews.get(key);
+            view.stars.set(cell.my_rating || 0);
+            nodes.push(view.node);
           } else {
             nodes.push(h("div", { class: `cx-sweep-cell cx-${cell.status}`, dataset: { status: cell.status }, title: cell.error || "" }, cell.status));
           }
         });
       });
-      for (const [key, value] of players) if (!keep.has(key)) { value.player.destroy(); players.delete(key); }
+      for (const [key, view] of cellViews) if (!keep.has(key)) { view.video.removeAttribute("src"); view.video.load(); cellViews.delete(key); }
       table.replaceChildren(...nodes);
+      // hand the transport the cells' videos only when the set changed, so a rating does not restart its clock
+      const entries = [...cellViews.values()];
+      const key = entries.map((v) => v.clipId).join(",");
+      if (key !== videoKey) { videoKey = key; transport.setVideos(entries.map(({ video, clip }) => ({ video, clip }))); }
       cancel.disabled = !model.get("running");
       message.textContent = model.get("message");
+      shared.textContent = model.get("shared") ? `shared: ${model.get("shared")}` : "";
     };
-    model.on("change:cells change:row_labels change:col_labels change:running change:message", draw);
+    const events = "change:cells change:row_labels change:col_labels change:running change:message change:shared";
+    model.on(events, draw);
     draw();
-    return () => { model.off("change:cells change:row_labels change:col_labels change:running change:message", draw); for (const v of players.values()) v.player.destroy(); };
+    return () => { model.off(events, draw); closeDetail(); transport.destroy(); };
   },
 };

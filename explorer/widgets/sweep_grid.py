@@ -1,4 +1,8 @@
-"""SweepGrid: axes over any request fields; headers at once, cells filling in as runs finish; reopenable from the log."""
+"""SweepGrid: axes over any request fields; headers at once, cells filling in as runs finish; reopenable from the log.
+
+A grid is for comparing: one transport plays, steps and scrubs every cell on one clock; a cell's own
+controls show on hover, and the stars under it rate that cell's run as ``lab.author`` (like ``lab.rate``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import traitlets
 
 from explorer.backends.base import RunControl
 from explorer.widgets._base import ExplorerWidget
+from explorer.widgets.differences import describe_differences
 
 
 class SweepGrid(ExplorerWidget):
@@ -26,7 +31,8 @@ class SweepGrid(ExplorerWidget):
     axes = traitlets.Dict().tag(sync=True)
     row_labels = traitlets.List().tag(sync=True)
     col_labels = traitlets.List().tag(sync=True)
-    cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?}]
+    cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?, "my_rating"}]
+    shared = traitlets.Unicode("").tag(sync=True)  # what every cell has in common (the axes say what differs)
     running = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
@@ -35,12 +41,14 @@ class SweepGrid(ExplorerWidget):
         super().__init__(lab)
         self._control = RunControl()
         self._thread: threading.Thread | None = None
+        self._cells_lock = threading.Lock()  # the worker fills cells while a star click rates one
         if sweep_id:
             self._reopen(sweep_id)
             return
         sweep_id, cells, requests = lab.plan_sweep(base, axes or {}, name=name, **fields)
         self.sweep_id, self.axes = sweep_id, {k: list(v) for k, v in axes.items()}
         self._layout(cells, [None] * len(cells))
+        self.shared = describe_differences(requests)["shared"]
         self._requests = list(zip(cells, requests))
         if run:
             self._thread = threading.Thread(target=self._run, name="explorer-sweep", daemon=True)
@@ -54,9 +62,21 @@ class SweepGrid(ExplorerWidget):
     def cancel(self) -> None:
         self._control.cancel()
 
+    def rate(self, run: Any, score: int) -> str:
+        """Rate one cell's run 1–5 as ``lab.author`` (logged like ``lab.rate``); its stars show it."""
+        run_id = self._lab.log.resolve(getattr(run, "id", run))
+        rating_id = self._lab.rate(run_id, int(score))
+        with self._cells_lock:
+            self.cells = [{**c, "my_rating": int(score)} if (c.get("clip") or {}).get("id") == run_id else c for c in self.cells]
+        self.message = f"rated {run_id} {int(score)}★"
+        return rating_id
+
     def on_message(self, content: dict, buffers: list) -> None:
-        if content.get("type") == "cancel":
+        kind = content.get("type")
+        if kind == "cancel":
             self.cancel()
+        elif kind == "rate":
+            self._guard(self.rate, content.get("id"), content.get("score"))
 
     def _layout(self, cells: list[dict], runs: list[dict | None]) -> None:
         names = list(self.axes)
@@ -70,7 +90,8 @@ class SweepGrid(ExplorerWidget):
             if row_key not in rows:
                 rows.append(row_key)
             out.append({"row": rows.index(row_key), "col": [_key(v) for v in col_values].index(_key(cell[col_axis])) if col_axis else 0,
-                        "cell": cell, "status": clip["status"] if clip else "waiting", "clip": clip})
+                        "cell": cell, "status": clip["status"] if clip else "waiting", "clip": clip,
+                        "my_rating": clip.get("my_rating", 0) if clip else 0})
         self.row_labels = [", ".join(f"{a} = {_fmt(cells_value)}" for a, cells_value in zip(row_axes, self._row_values(cells, rows, r, row_axes)))
                            for r in range(len(rows))]
         self.cells = out
@@ -83,9 +104,10 @@ class SweepGrid(ExplorerWidget):
         return []
 
     def _set_cell(self, index: int, **changes: Any) -> None:
-        cells = [dict(c) for c in self.cells]
-        cells[index].update(changes)
-        self.cells = cells
+        with self._cells_lock:
+            cells = [dict(c) for c in self.cells]
+            cells[index].update(changes)
+            self.cells = cells
 
     def _run(self) -> None:
         try:
@@ -117,11 +139,16 @@ class SweepGrid(ExplorerWidget):
 
         names = list(self.axes)
         cells = [dict(zip(names, values)) for values in itertools.product(*(self.axes[n] for n in names))]
+        mine_sql = ("SELECT run_id, score FROM ratings WHERE author = ? AND run_id IN (SELECT id FROM runs WHERE sweep_id = ?) "
+                    "QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY created_at DESC, id DESC) = 1")
+        mine = {r: int(score) for r, score in self._lab.sql(mine_sql, [self._lab.author, self.sweep_id]).itertuples(index=False)}
         clips = []
         for cell in cells:
             found = by_cell.get(json.dumps(cell, sort_keys=True))
-            clips.append({**self._clip(found[0]), "status": found[1]} if found else None)
+            clips.append({**self._clip(found[0]), "status": found[1], "my_rating": mine.get(found[0], 0)} if found else None)
         self._layout(cells, clips)
+        base = json.loads(sweep["base_request"][0])
+        self.shared = describe_differences([{**base, **cell} for cell in cells])["shared"]
         self.message = f"sweep {self.sweep_id} reopened from the log"
 
 

@@ -35,9 +35,14 @@ print(json.dumps({
 }))
 cmp.frame = 7  # Python -> browser: every tile seeks
 """
+GUIDANCE = f"""
+g3, g9 = [lab.generate("red kite over dunes", seed=1, guidance=g, frames={FRAMES}, fps={FPS}, width=96, height=64, steps=2, progress=False)
+          for g in (3.0, 9.0)]
+lab.ui.compare([g3, g9], width=160)
+"""
 CELLS = [SETUP, "cmp = lab.ui.compare([a, b, c], width=200)\ncmp", "rater = lab.ui.rate(a)\nrater",
-         "ann = lab.ui.annotate(a)\nann", "pair = lab.ui.compare([a, b], width=180)\npair", CHECK]
-COMPARE, RATER, ANNOTATOR, PAIR, CHECK_CELL = 1, 2, 3, 4, 5
+         "ann = lab.ui.annotate(a)\nann", "pair = lab.ui.compare([a, b], width=180)\npair", CHECK, GUIDANCE]
+COMPARE, RATER, ANNOTATOR, PAIR, CHECK_CELL, GUIDANCE_CELL = 1, 2, 3, 4, 5, 6
 
 FRAMES_JS = "els => els.map(v => ({t: v.currentTime, ready: v.readyState, seeking: v.seeking, w: v.videoWidth}))"
 
@@ -68,7 +73,7 @@ def test_compare_rate_annotate(page, jupyter_server, notebook_dir):
 
     nb = write_notebook(notebook_dir, "review", CELLS)
     open_notebook(page, jupyter_server, nb)
-    for i in range(len(CELLS) - 1):
+    for i in range(CHECK_CELL):
         run_cell(page, i)
     wait_for_output(page, 0, "ready True")
 
@@ -85,9 +90,10 @@ def test_compare_rate_annotate(page, jupyter_server, notebook_dir):
     expect(grid.locator(".cx-counter")).to_contain_text(f"frame {scrubbed + 1}/{FRAMES}")
     grid.locator(".cx-step-forward").click()
     assert shared_frame(page, grid) == scrubbed + 1
+    assert grid.locator(".cx-play").count() == 1  # one transport for all three
     grid.locator(".cx-play").click()
-    page.wait_for_timeout(700)
     expect(grid).to_have_class("cx-compare cx-playing")
+    page.wait_for_function("a => Number(a[0].dataset.frame) !== a[1]", arg=[grid.element_handle(), scrubbed + 1])
     grid.locator(".cx-play").click()
     paused = shared_frame(page, grid)
     assert paused != scrubbed + 1, "playing did not move the shared frame"
@@ -95,7 +101,9 @@ def test_compare_rate_annotate(page, jupyter_server, notebook_dir):
 
     metas = grid.locator(".cx-compare-meta")
     expect(metas.first).to_be_visible()
-    expect(metas.first).to_contain_text("red kite over dunes")
+    expect(metas.first).to_contain_text("red kite over dunes")  # the prompts differ most: each is quoted
+    expect(metas).to_contain_text(["seed 1", "seed 2", "seed 3"])
+    expect(grid.locator(".cx-compare-shared")).to_contain_text("shared")
     grid.locator(".cx-compare-blind").click()
     for i in range(3):
         expect(metas.nth(i)).to_be_hidden()
@@ -184,3 +192,13 @@ def test_compare_rate_annotate(page, jupyter_server, notebook_dir):
     expect(grid).to_have_attribute("data-frame", "7")
     assert shared_frame(page, grid) == 7
     assert "Error" not in cell_output(page, COMPARE).inner_text()
+
+    # -- two clips that differ only in guidance are labelled by it, not by their (equal) seeds ------------------
+    run_cell(page, GUIDANCE_CELL)
+    gpair = wait_for_widget(page, GUIDANCE_CELL, ".cx-compare")
+    expect(gpair.locator(".cx-compare-difflabel")).to_have_text(["guidance 3", "guidance 9"])
+    shared = gpair.locator(".cx-compare-shared")
+    expect(shared).to_contain_text("red kite over dunes")
+    expect(shared).to_contain_text("seed 1")
+    assert "guidance" not in shared.inner_text()
+    snap(gpair, "compare-labels")

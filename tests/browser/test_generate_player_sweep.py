@@ -1,4 +1,5 @@
-"""As a person would, in a real JupyterLab: generate with a live preview, cancel, play and step a clip, watch a sweep fill in."""
+"""As a person would, in a real JupyterLab: generate with a live preview, ask for variations, cancel, play and step a clip,
+watch a sweep fill in and play it on one transport, rate a cell."""
 
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ def test_generate_preview_cancel_and_play(page, jupyter_server, notebook_dir):
     run_cell(page, 1)
     panel = wait_for_widget(page, 1, ".cx-generate-panel")
     expect(panel.locator(".cx-field input[name=pace]")).to_have_value("0.15")  # controls drawn from the backend's parameters
+    preview = panel.locator("img.cx-preview")
+    # before the first preview: no <img> showing a broken-image icon, a placeholder instead
+    expect(preview).to_be_hidden()
+    expect(panel.locator(".cx-preview-empty")).to_be_visible()
     shot(page, "generate-01-form")
 
     # Generate: the preview image changes while it denoises, then the take lands in the strip and plays.
     panel.locator("button.cx-generate").click()
-    preview = panel.locator("img.cx-preview")
     steps_seen = set()
     deadline = time.time() + 20
     while time.time() < deadline and panel.locator(".cx-take").count() == 0:
@@ -42,13 +46,24 @@ def test_generate_preview_cancel_and_play(page, jupyter_server, notebook_dir):
             steps_seen.add(int(step))
         time.sleep(0.05)
     assert len(steps_seen) >= 3, f"previews seen at steps {sorted(steps_seen)}"
-    assert panel.locator(".cx-progress-text").inner_text().startswith("step 12/12")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(panel.locator(".cx-progress-text")).to_have_text(re.compile(r"^step 12/12 · [\d.]+ s · done$"))
     take = panel.locator(".cx-take").first
     video = take.locator("video")
     expect(video).to_have_js_property("readyState", 4, timeout=15000)
     take.locator("button.cx-play").click()
     page.wait_for_function("v => v.currentTime > 0.2", arg=video.element_handle(), timeout=10000)
     shot(page, "generate-02-take-playing")
+
+    # Variations after that seed-0 take: the next seeds, each a child of the take (the take is not made again)
+    first_id = take.get_attribute("data-id")
+    panel.locator("input.cx-variations-n").fill("2")
+    panel.locator("button.cx-variations").click()
+    expect(panel.locator(".cx-take")).to_have_count(3, timeout=30000)
+    expect(panel).to_have_attribute("data-running", "no", timeout=30000)
+    metas = panel.locator(".cx-take .cx-meta").all_inner_texts()
+    assert [m.split(" · ", 1)[1] for m in metas] == [f"seed 2 · from {first_id}", f"seed 1 · from {first_id}", "seed 0"], metas
 
     # Cancel mid-run: the run is logged as cancelled.
     run_cell(page, 3)  # slower and longer, so there is time to press Cancel
@@ -57,7 +72,19 @@ def test_generate_preview_cancel_and_play(page, jupyter_server, notebook_dir):
     page.wait_for_function("el => Number(el.dataset.step || 0) >= 2", arg=preview.element_handle(), timeout=15000)
     panel.locator("button.cx-cancel").click()
     expect(panel.locator(".cx-message")).to_contain_text("cancelled", timeout=15000)
+    # the ETA does not stay frozen: the progress line says the run was cancelled, with no countdown
+    expect(panel.locator(".cx-progress-text")).to_contain_text("cancelled")
+    assert "eta" not in panel.locator(".cx-progress-text").inner_text()
     shot(page, "generate-03-cancelled")
+    # a new error replaces the old message: one line of news, not both
+    width = panel.locator(".cx-field input[name=width]")
+    width.fill("63")
+    width.press("Enter")
+    panel.locator("button.cx-generate").click()
+    expect(panel.locator(".cx-error")).to_contain_text("width: must be even")
+    expect(panel.locator(".cx-message")).to_be_hidden()
+    width.fill("192")
+    width.press("Enter")
     run_cell(page, 2)
     table = output_text(page, 2)
     assert re.search(r"cancelled\s+tester", table) and re.search(r"succeeded\s+tester", table), table
@@ -91,15 +118,20 @@ def test_player_steps_frames_by_keyboard(page, jupyter_server, notebook_dir):
     shot(page, "player-01-stepped")
 
 
-def test_sweep_fills_cell_by_cell_and_notebook_stays_small(page, jupyter_server, notebook_dir):
+SPREAD_JS = "els => { const t = els.map(v => v.currentTime); return {min: Math.min(...t), max: Math.max(...t)}; }"
+
+
+def test_sweep_fills_cell_by_cell_plays_on_one_transport_and_rates_a_cell(page, jupyter_server, notebook_dir):
     from playwright.sync_api import expect
 
     nb = write_notebook(notebook_dir, "sweep", [
         SETUP,
-        "grid = lab.ui.sweep('forest mountains', {'seed': [1, 2], 'guidance': [2.0, 9.0]}, frames=8, width=96, height=64, steps=4, extra={'pace': 0.1})\ngrid",
+        "grid = lab.ui.sweep('forest mountains', {'seed': [1, 2], 'guidance': [2.0, 9.0]}, frames=16, fps=8, width=96, height=64, steps=4, extra={'pace': 0.1})\ngrid",
+        "import json\nprint('RATINGS', json.dumps([[r.run_id, r.author, int(r.score)] for r in lab.ratings().itertuples()]))",
     ])
     open_notebook(page, jupyter_server, nb)
-    run_all(page)
+    run_cell(page, 0)
+    run_cell(page, 1)
     grid = wait_for_widget(page, 1, ".cx-sweep")
     expect(grid.locator(".cx-sweep-head")).to_have_count(2)  # headers at once
     statuses = []
@@ -111,7 +143,51 @@ def test_sweep_fills_cell_by_cell_and_notebook_stays_small(page, jupyter_server,
             break
         time.sleep(0.1)
     assert statuses[-1] == 4 and len(set(statuses)) >= 3, statuses  # filled one by one, not all at once
-    shot(page, "sweep-01-filled")
+    expect(grid.locator(".cx-sweep-shared")).to_contain_text("forest mountains")
+
+    # one transport for the whole grid; a cell's own controls only on hover
+    videos = grid.locator(".cx-sweep-cell video")
+    expect(videos).to_have_count(4)
+    assert grid.locator(".cx-play").count() == 1 and grid.locator(".cx-scrub").count() == 1 and grid.locator(".cx-speed").count() == 1
+    page.wait_for_function("els => els.every(v => v.readyState >= 2)", arg=videos.element_handles(), timeout=15000)
+    cell = grid.locator(".cx-sweep-cell[data-status=succeeded]").nth(3)
+    tools = cell.locator(".cx-sweep-tools")
+    page.mouse.move(0, 0)
+    expect(tools).to_have_css("opacity", "0")
+    cell.hover()
+    expect(tools).to_have_css("opacity", "1")
+    page.mouse.move(0, 0)
+    expect(tools).to_have_css("opacity", "0")
+
+    # play: every cell moves, on one clock
+    grid.locator(".cx-play").click()
+    expect(grid).to_have_class(re.compile(r"\bcx-playing\b"))
+    page.wait_for_function("els => els.every(v => v.currentTime > 0.6)", arg=videos.element_handles(), timeout=15000)
+    for _ in range(5):
+        spread = videos.evaluate_all(SPREAD_JS)
+        assert spread["max"] - spread["min"] <= 2 / 8 + 1e-3, spread  # within two frames (8 fps)
+    shot(page, "sweep-01-playing")
+    # the keyboard drives the same transport: "." pauses and steps every cell one frame
+    grid.focus()
+    page.keyboard.press(".")
+    expect(grid).not_to_have_class(re.compile(r"\bcx-playing\b"))
+    frame = int(grid.get_attribute("data-frame"))
+    page.wait_for_function("els => els.every(v => !v.seeking)", arg=videos.element_handles())
+    assert {round(t * 8 - 0.5) for t in videos.evaluate_all("els => els.map(v => v.currentTime)")} == {frame}
+
+    # a star under a cell rates that cell's run, as the lab's author
+    run_id = cell.get_attribute("data-id")
+    cell.locator('.cx-star[data-score="3"]').click()
+    expect(cell.locator(".cx-star.cx-on")).to_have_count(3)
+    run_cell(page, 2)
+    text = wait_for_output(page, 2, "RATINGS").inner_text()
+    assert json.loads(text.split("RATINGS", 1)[1]) == [[run_id, "tester", 3]]
+
+    # a cell's "open" shows it alone in a full player
+    cell.hover()
+    cell.locator(".cx-sweep-open").click()
+    expect(grid.locator(".cx-sweep-detail .cx-player")).to_have_count(1)
+    shot(page, "sweep-02-rated-open")
 
 
 def test_a_notebook_with_20_clips_saved_grows_by_at_most_2kb_per_clip(page, jupyter_server, notebook_dir):

@@ -14,7 +14,7 @@ lab = explorer.open("clips.duckdb", author="browser")
 FAST = dict(frames=8, width=96, height=72, steps=2, progress=False)
 runs = [lab.generate(p, seed=i, **FAST) for i, p in enumerate(["a red fox", "a blue whale", "a red fox at dusk", "a green forest"])]
 child = lab.fork(runs[0], seed=10, progress=False)
-grandchild = lab.fork(child, seed=11, progress=False)
+grandchild = lab.fork(child, seed=11, guidance=12.0, progress=False)
 lab.rate(runs[3], 5, tags=["lush"])
 print("READY", len(lab.runs()))
 """
@@ -108,16 +108,24 @@ def test_pairwise_gallery_lineage(page, jupyter_server, notebook_dir):
     ratings = _printed(page, 4, "RATINGS")
     assert ratings[-1] == [whale.get_attribute("data-id"), 4] and len(ratings) == 2  # the setup's rating, then ours
 
-    # tick two tiles, compare them side by side in the gallery
+    # tick two tiles, compare them in the gallery: one transport, both clips on one clock, labelled by what differs
     gallery.locator(".cx-g-text").fill("")
     expect(tiles).to_have_count(6)
-    for i in (0, 2):
+    for i in (0, 1):
         tiles.nth(i).locator(".cx-g-select").check()
     expect(gallery.locator(".cx-g-compare")).to_have_text("Compare selected (2)")
     gallery.locator(".cx-g-compare").click()
-    videos = gallery.locator(".cx-g-compare-clips video")
+    row = gallery.locator(".cx-g-comparerow")
+    videos = row.locator(".cx-g-compare-clips video")
     expect(videos).to_have_count(2)
-    expect(videos.nth(1)).to_have_js_property("paused", False)
+    assert row.locator(".cx-play").count() == 1
+    expect(row.locator(".cx-g-compare-view")).to_have_class(re.compile(r"\bcx-playing\b"))
+    page.wait_for_function("els => els.every(v => v.readyState >= 2 && v.currentTime > 0.3)", arg=videos.element_handles(), timeout=10_000)
+    times = videos.evaluate_all("els => els.map(v => v.currentTime)")
+    assert max(times) - min(times) <= 2 / 8 + 1e-3, times  # within two frames (8 fps)
+    # the newest clips: grandchild and child, forks of the fox: only seed and guidance differ
+    expect(row.locator(".cx-g-compare-label")).to_have_text(["seed 11 · guidance 12", "seed 10 · guidance 7.5"])
+    expect(row.locator(".cx-g-compare-shared")).to_contain_text("a red fox")
     gallery.locator(".cx-g-close").click()  # close the detail pane for a tidy picture
     page.mouse.move(0, 0)
     page.set_viewport_size({"width": 1280, "height": 1000})  # room for the grid and the compare row in one picture
@@ -131,6 +139,9 @@ def test_pairwise_gallery_lineage(page, jupyter_server, notebook_dir):
     expect(lineage.locator(".cx-ln-node")).to_have_count(3)
     expect(lineage.locator(".cx-ln-self")).to_have_count(1)
     expect(lineage.locator(".cx-ln-lines path")).to_have_count(2)
+    # each node says what sets it apart in the family; what they share is said once
+    expect(lineage.locator(".cx-ln-caption")).to_have_text(["seed 0 · guidance 7.5", "seed 10 · guidance 7.5", "seed 11 · guidance 12"])
+    expect(lineage.locator(".cx-ln-shared")).to_contain_text("“a red fox”")
     ancestor = lineage.locator('.cx-ln-row[data-depth="-1"] .cx-ln-node')
     ancestor.click()
     expect(lineage.locator(".cx-ln-meta strong")).to_have_text(ancestor.get_attribute("data-id"))
