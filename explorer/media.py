@@ -15,10 +15,17 @@ Encoding is FFmpeg's libx264 through PyAV (its libraries ship inside the PyAV
 wheel): H.264, yuv420p, ``+faststart`` so a browser starts playing before the
 whole file arrives.
 
-The same frames usually, but not always, encode to the same bytes (x264 inside
-the MP4 muxer varied by a few bytes between identical runs on this machine), so
-the hash names and verifies a file; the run id is what identifies a take, and
-the frames a backend returns are what is reproducible.
+Encoding is a pure function of (frames, fps, recipe) for a given PyAV build: the
+same arguments give the same bytes in every process and on every x86-64 CPU, so
+a clip's SHA-256 is stable. Two stages used to depend on the CPU they ran on:
+FFmpeg's RGB → YUV conversion (swscale's SIMD paths round differently from its
+C code unless asked for bit-exact output) and x264 (its decisions depend on
+which SIMD kernels the CPU offers: SSE2-only and SSSE3-or-better encodes of the
+same picture differ). So the conversion runs bit-exact with a stated matrix
+(BT.709, limited range, tagged in the stream so players convert back with the
+same one), and x264 runs single-threaded on the SSE2 kernels every x86-64 CPU
+has. Takes of the same request still differ in bytes, because the recipe in the
+file carries each take's run id.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +49,35 @@ from PIL import Image
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 RECIPE_KEY = "comment"  # a standard MP4 tag: survives copying and shows in players' info panels
+# Quality (x264 CRF; lower is better, -6 about doubles the bytes). Short clips are what people compare frame by
+# frame (and in the ×4 difference view), and they are small: bench/encode_quality.py measured, on sketch clips,
+# CRF 18 at 1.6–1.7× the bytes of CRF 23 for 1.8–1.9 dB more PSNR and a fifth less error (20–44 KB a second).
+SHORT_CLIP_CRF = 18
+LONG_CLIP_CRF = 23
+SHORT_CLIP_S = 10.0
+PRESET = "veryfast"
+POSTER_QUALITY = 90  # JPEG, 4:4:4 (bench/encode_quality.py: +3 dB over q85 4:2:0 for ~1.6× the bytes, 5–14 KB)
 THUMB_SIDE = 160
 THUMB_FRAMES = 8
+THUMB_QUALITY = 85  # WebP, method 2 (bench/encode_quality.py: about the old q70 method 0's bytes, +3 dB)
+THUMB_METHOD = 2  # method 4 saves ~4 % of the bytes for twice the time
+
+# swscale: bilinear chroma filtering with SWS_ACCURATE_RND | SWS_BITEXACT (libswscale/swscale.h), which keep it
+# on its reference C arithmetic instead of the CPU's SIMD paths (those round differently: measured, 1 LSB on
+# ~2 % of samples, enough to change every x264 decision downstream).
+_SWS_EXACT = 0x2 | 0x40000 | 0x80000
+# Back to RGB also with SWS_FULL_CHR_H_INT (chroma interpolated to full width first, as players do): without it
+# the bit-exact path is ~1 % off (235 → 253); with it greys come back within 1 of where they started.
+_SWS_EXACT_TO_RGB = _SWS_EXACT | 0x2000
+# BT.709 matrix and primaries (AVCOL_SPC_BT709 = AVCOL_PRI_BT709 = SWS_CS_ITU709 = 1), limited "MPEG" range
+# (AVCOL_RANGE_MPEG = 1), and the sRGB transfer curve the frames were made in (AVCOL_TRC_IEC61966_2_1 = 13).
+_BT709 = 1
+_LIMITED_RANGE = 1
+_SRGB_TRANSFER = 13
+# PyAV >= 17 converts with sws_scale_frame, threaded unless told otherwise; one thread keeps slices out of it.
+_ONE_THREAD = {"threads": 1} if int(av.__version__.split(".")[0]) >= 17 else {}
+# x264 picks kernels by the CPU's SIMD level and its output depends on which: pin the x86-64 baseline.
+_X264_ASM = "asm=SSE2" if platform.machine().lower() in ("x86_64", "amd64") else ""
 
 
 class MediaError(ValueError):
@@ -65,24 +100,54 @@ def check_frames(frames: Any) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None, *, crf: int = 23,
-              preset: str = "veryfast") -> None:
-    """Encode frames to an MP4 file (H.264, yuv420p, faststart), with ``recipe`` as JSON in the comment tag."""
+def crf_for(count: int, fps: float) -> int:
+    """The x264 CRF a clip of ``count`` frames at ``fps`` is stored at: ``SHORT_CLIP_CRF`` up to ``SHORT_CLIP_S`` seconds."""
+    return SHORT_CLIP_CRF if count / fps <= SHORT_CLIP_S else LONG_CLIP_CRF
+
+
+def x264_options(crf: int = SHORT_CLIP_CRF, preset: str = PRESET) -> dict[str, str]:
+    """The encoder options: one thread (x264's output depends on its thread count) and, on x86-64, the SSE2 kernels."""
+    options = {"preset": preset, "crf": str(crf), "threads": "1"}
+    if _X264_ASM:
+        options["x264-params"] = _X264_ASM
+    return options
+
+
+def yuv_frame(frame: np.ndarray, reformatter: Any = None) -> av.VideoFrame:
+    """One H×W×3 uint8 RGB frame as yuv420p: BT.709, limited range, bit-exact (the same on every CPU)."""
+    rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
+    reformatter = reformatter or av.video.reformatter.VideoReformatter()
+    return reformatter.reformat(rgb, format="yuv420p", dst_colorspace=_BT709, dst_color_range=_LIMITED_RANGE,
+                                interpolation=_SWS_EXACT, **_ONE_THREAD)
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None, *,
+              crf: int | None = None, preset: str = PRESET) -> None:
+    """Encode frames to an MP4 file (H.264, yuv420p BT.709, faststart), with ``recipe`` as JSON in the comment tag.
+
+    ``crf`` defaults to :func:`crf_for` the clip. The bytes are a function of the arguments alone (see the module's
+    docstring).
+    """
     frames = check_frames(frames)
+    crf = crf_for(len(frames), fps) if crf is None else crf
     # A real file, not a BytesIO: faststart rewrites the file to move the index to the front.
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         if recipe is not None:
             container.metadata[RECIPE_KEY] = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
         rate = Fraction(fps).limit_denominator(1001)
         stream = container.add_stream("libx264", rate=rate)
-        stream.codec_context.time_base = 1 / rate
+        codec = stream.codec_context
+        codec.time_base = 1 / rate
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        # One thread keeps encoding cheap to share with generation; note that x264 in MP4 was seen to vary a
-        # few bytes between identical encodes here, so a clip's identity is its run, the hash only names the file.
-        stream.options = {"preset": preset, "crf": str(crf), "threads": "1"}
+        # Say in the stream which matrix made the YUV, so browsers and decoders convert back with the same one.
+        codec.colorspace = codec.color_primaries = _BT709
+        codec.color_trc = _SRGB_TRANSFER
+        codec.color_range = _LIMITED_RANGE
+        stream.options = x264_options(crf, preset)
+        reformatter = av.video.reformatter.VideoReformatter()
         for index, frame in enumerate(frames):
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame = yuv_frame(frame, reformatter)
             video_frame.pts = index
             video_frame.time_base = 1 / rate
             container.mux(stream.encode(video_frame))
@@ -100,7 +165,9 @@ def mp4_from_frames(frames: np.ndarray, fps: float, recipe: dict[str, Any] | Non
 def read_frames(path: str | os.PathLike) -> np.ndarray:
     """Decode a video file to T×H×W×3 uint8 RGB frames."""
     with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+        # Bit-exact YUV -> RGB with the matrix the stream states: the same pixels on every CPU.
+        return np.stack([frame.to_ndarray(format="rgb24", interpolation=_SWS_EXACT_TO_RGB, **_ONE_THREAD)
+                         for frame in container.decode(video=0)])
 
 
 def read_recipe(path: str | os.PathLike) -> dict[str, Any]:
@@ -121,22 +188,49 @@ def read_recipe(path: str | os.PathLike) -> dict[str, Any]:
     return recipe
 
 
-def jpeg_from_frame(frame: np.ndarray, quality: int = 85) -> bytes:
+def jpeg_from_frame(frame: np.ndarray, quality: int = 85, *, subsampling: int | None = None) -> bytes:
+    """A JPEG of one frame; ``subsampling=0`` keeps full-resolution colour (4:4:4), Pillow's default halves it."""
     buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, "JPEG", quality=quality)
+    options = {} if subsampling is None else {"subsampling": subsampling}
+    Image.fromarray(frame).save(buffer, "JPEG", quality=quality, **options)
     return buffer.getvalue()
 
 
-def thumbnail_from_frames(frames: np.ndarray, fps: float, side: int = THUMB_SIDE) -> bytes:
-    """A small looping animated WebP (about ``side`` px, ≤ 8 frames) for galleries."""
+def poster_from_frames(frames: np.ndarray) -> bytes:
+    """The clip's poster: its middle frame at full size, JPEG with full-resolution colour (no blocky chroma edges)."""
+    return jpeg_from_frame(frames[len(frames) // 2], POSTER_QUALITY, subsampling=0)
+
+
+def thumbnail_size(width: int, height: int, side: int = THUMB_SIDE) -> tuple[int, int]:
+    """The thumbnail's size: the clip's own aspect ratio (no bars), longest side ``side``, never enlarged."""
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def thumbnail_picks(count: int) -> np.ndarray:
+    """Which frames the thumbnail shows: at most ``THUMB_FRAMES``, evenly spread over the clip."""
+    return np.unique(np.linspace(0, count - 1, min(count, THUMB_FRAMES)).round().astype(int))
+
+
+def thumbnail_from_frames(frames: np.ndarray, fps: float, side: int = THUMB_SIDE, quality: int | None = None) -> bytes:
+    """A small looping animated WebP (longest side ``side`` px, the clip's aspect ratio, ≤ 8 frames) for galleries."""
     count, height, width, _ = frames.shape
-    factor = max(1, -(-max(height, width) // side))  # box-filter by a whole factor: ~4x cheaper than resampling
-    picks = np.unique(np.linspace(0, count - 1, min(count, THUMB_FRAMES)).round().astype(int))
-    images = [Image.fromarray(frames[i]).reduce(factor) for i in picks]
+    size = thumbnail_size(width, height, side)
+    picks = thumbnail_picks(count)
+    # Lanczos to exactly the clip's shape (the old whole-factor box reduction made a 512×288 clip 128×72 and a
+    # 1024×576 one 147×83). reducing_gap=1.5 box-reduces by a whole factor first while the frame is over 1.5× the
+    # target: half the time, within 53 dB of a full Lanczos (the WebP itself is ~40 dB), so nothing visible.
+    images = [_resized(frames[i], size) for i in picks]
     duration_ms = max(20, round(1000 * count / fps / len(picks)))
     buffer = io.BytesIO()
-    images[0].save(buffer, "WEBP", save_all=True, append_images=images[1:], duration=duration_ms, loop=0, quality=70, method=0)
+    images[0].save(buffer, "WEBP", save_all=True, append_images=images[1:], duration=duration_ms, loop=0,
+                   quality=THUMB_QUALITY if quality is None else quality, method=THUMB_METHOD)
     return buffer.getvalue()
+
+
+def _resized(frame: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    image = Image.fromarray(frame)
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.5)
 
 
 @dataclass(frozen=True)
@@ -185,7 +279,7 @@ class MediaStore:
         os.close(fd)
         tmp = Path(tmp_name)
         # Poster and thumbnail are made on a second thread while x264 (which releases the GIL) encodes.
-        companions = _companion_pool.submit(lambda: (jpeg_from_frame(frames[len(frames) // 2]), thumbnail_from_frames(frames, fps)))
+        companions = _companion_pool.submit(lambda: (poster_from_frames(frames), thumbnail_from_frames(frames, fps)))
         try:
             write_mp4(tmp, frames, fps, recipe)
             poster_bytes, thumb_bytes = companions.result()
