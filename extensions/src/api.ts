@@ -67,11 +67,31 @@ export interface RunFilters {
 export interface QueueNext {
   item?: Run | null;
   pair?: [Run, Run] | null;
-  remaining?: number;
+  /** mode=rate: clips I have not rated, the one given included. */
+  remaining?: number | null;
+  /** mode=battle: the two are takes of one idea; false only when no such pair is left. */
+  related?: boolean | null;
+  /** mode=battle: the relation ("same prompt", …) or why the pair is unrelated. */
+  reason?: string | null;
+}
+
+/** The log the server reads (GET log): where it is, whether it exists yet, what it holds. */
+export interface LogInfo {
+  path: string;
+  name: string;
+  exists: boolean;
+  runs: number;
+  clips: number;
+  ratings: number;
+  votes: number;
+  /** Clips the current user has not rated. */
+  unrated: number;
 }
 
 export interface LeaderRow {
-  key: string;
+  key: string | number;
+  /** The key as text; for by=run: prompt · seed · short id. */
+  label?: string;
   bt_score: number | null;
   ci_low: number | null;
   ci_high: number | null;
@@ -84,8 +104,14 @@ export interface LeaderRow {
 }
 
 export interface Leaderboard {
+  /** The grouping used (what "auto" chose). */
   by: string;
+  requested?: string;
   rows: LeaderRow[];
+  /** Votes in the log, those between two runs of one group (not on the board), those off the board. */
+  votes?: { total: number; within: number; outside: number };
+  /** What the board leaves out, in a sentence, or "". */
+  note?: string;
 }
 
 export interface Created {
@@ -164,6 +190,10 @@ export class ExplorerApi {
     return this.request('me');
   }
 
+  log(): Promise<LogInfo> {
+    return this.request('log');
+  }
+
   runs(filters: RunFilters = {}): Promise<RunPage> {
     return this.request('runs', {}, filters as Query);
   }
@@ -184,11 +214,12 @@ export class ExplorerApi {
     return this.post('annotations', { run_id, text, frame, region: null });
   }
 
+  /** The next clip to rate, or pair to battle; `after`: the clip (or `a,b` pair) just left. */
   next(mode: 'rate' | 'battle', after?: string): Promise<QueueNext> {
     return this.request('queue/next', {}, { mode, after });
   }
 
-  leaderboard(by = 'model'): Promise<Leaderboard> {
+  leaderboard(by = 'auto'): Promise<Leaderboard> {
     return this.request('leaderboard', {}, { by });
   }
 

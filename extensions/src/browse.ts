@@ -1,6 +1,7 @@
 /** Browse mode: the log's gallery with the notebook gallery's filters and pages; click a clip to play and annotate it. */
 import { RunDetail, RunFilters, RunPage } from './api';
 import { fill, fmt, h } from './dom';
+import { noClipsText } from './logstatus';
 import { currentFrame, player } from './player';
 import { Context, errorText, View } from './view';
 
@@ -107,6 +108,18 @@ export class BrowseView implements View {
     }
   }
 
+  /** "No clips match." under filters; with none, the log has no runs yet: say how to make some. */
+  private emptyNote(): HTMLElement {
+    const note = h('div', { class: 'cx-empty' }, 'No clips match.');
+    const { text, tag, author, backend, model, min_rating } = this.filters;
+    if ([text, tag, author, backend, model, min_rating].every(v => v === undefined)) {
+      void this.ctx.logInfo().then(info => {
+        if (note.isConnected && !info?.runs) note.textContent = noClipsText(info);
+      });
+    }
+    return note;
+  }
+
   private draw(): void {
     const page = this.page;
     if (!page) return;
@@ -130,7 +143,7 @@ export class BrowseView implements View {
               h('span', { class: 'cx-tile-meta' }, run.rating ? `${fmt(run.rating, 1)}★ (${run.ratings ?? 0})` : 'unrated', ' · ', run.author)
             )
           )
-        : [h('div', { class: 'cx-empty' }, 'No clips match.')])
+        : [this.emptyNote()])
     );
     const offset = page.offset ?? 0;
     const last = Math.min(offset + page.items.length, page.total);

@@ -52,8 +52,11 @@ export function leaderboardChart(rows: LeaderRow[], width = 320): SVGSVGElement 
   }
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
-    const g = el('g', { class: 'cx-chart-row', 'data-key': r.key });
-    g.append(el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, r.key.length > 18 ? `${r.key.slice(0, 17)}…` : r.key));
+    const key = r.label ?? String(r.key);
+    const g = el('g', { class: 'cx-chart-row', 'data-key': key });
+    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, key.length > 18 ? `${key.slice(0, 17)}…` : key);
+    label.append(el('title', {}, key));
+    g.append(label);
     g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
     if (r.ci_low !== null && r.ci_high !== null && r.ci_low !== undefined && r.ci_high !== undefined) {
       g.append(el('line', { class: 'cx-chart-whisker', x1: sx(r.ci_low), x2: sx(r.ci_high), y1: y, y2: y }));
@@ -61,13 +64,13 @@ export function leaderboardChart(rows: LeaderRow[], width = 320): SVGSVGElement 
     }
     if (r.bt_score !== null && r.bt_score !== undefined) {
       const dot = el('circle', { class: 'cx-chart-dot', cx: sx(r.bt_score), cy: y, r: 4.5 });
-      dot.append(el('title', {}, `${r.key}: ${r.bt_score.toFixed(2)} [${r.ci_low?.toFixed(2) ?? '–'}, ${r.ci_high?.toFixed(2) ?? '–'}], ${r.votes} votes`));
+      dot.append(el('title', {}, `${key}: ${r.bt_score.toFixed(2)} [${r.ci_low?.toFixed(2) ?? '–'}, ${r.ci_high?.toFixed(2) ?? '–'}], ${r.votes} votes`));
       g.append(dot);
     }
     g.append(el('rect', { class: 'cx-chart-track', x: b0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
     if (r.mean_rating !== null && r.mean_rating !== undefined) {
       const bar = el('rect', { class: 'cx-chart-bar', x: b0, y: y - 6, width: Math.max(1, sb(r.mean_rating) - b0), height: 12 });
-      bar.append(el('title', {}, `${r.key}: ${r.mean_rating.toFixed(2)}★ from ${r.ratings} ratings`));
+      bar.append(el('title', {}, `${key}: ${r.mean_rating.toFixed(2)}★ from ${r.ratings} ratings`));
       g.append(bar);
       g.append(el('text', { class: 'cx-chart-value', x: b0 + 3, y: y + 4 }, `${r.mean_rating.toFixed(1)} (${r.ratings})`));
     }

@@ -31,7 +31,7 @@ export class Stars {
   }
 }
 
-/** A tag list: type and press Enter (or comma) to add; click a chip to remove; suggestions from the log. */
+/** A tag list: type and press Enter (or comma) to add; click a chip to remove; suggestions from the log; onChange on every edit. */
 export class TagInput {
   readonly node: HTMLElement;
   readonly input: HTMLInputElement;
@@ -40,7 +40,7 @@ export class TagInput {
   private values: string[] = [];
   private static counter = 0;
 
-  constructor() {
+  constructor(private onChange: () => void = () => undefined) {
     const listId = `cx-tag-suggestions-${++TagInput.counter}`;
     this.chips = h('span', { class: 'cx-chips' });
     this.list = h('datalist', { id: listId });
@@ -58,8 +58,10 @@ export class TagInput {
       } else if (e.key === 'Backspace' && !this.input.value && this.values.length) {
         this.values.pop();
         this.draw();
+        this.onChange();
       }
     });
+    this.input.addEventListener('input', () => this.onChange());
     this.input.addEventListener('change', () => this.commit());
     this.node = h('div', { class: 'cx-tags' }, this.chips, this.input, this.list);
   }
@@ -68,6 +70,12 @@ export class TagInput {
   get tags(): string[] {
     this.commit();
     return [...this.values];
+  }
+
+  /** The tags, with any typed but not yet committed, leaving the field as it is. */
+  peek(): string[] {
+    const typed = this.input.value.replace(/,/g, ' ').trim();
+    return typed && !this.values.includes(typed) ? [...this.values, typed] : [...this.values];
   }
 
   set tags(values: string[]) {
@@ -82,11 +90,13 @@ export class TagInput {
 
   private commit(): void {
     const v = this.input.value.replace(/,/g, ' ').trim();
-    if (v && !this.values.includes(v)) {
+    const changed = Boolean(v) && !this.values.includes(v);
+    if (changed) {
       this.values.push(v);
     }
     this.input.value = '';
     this.draw();
+    if (changed) this.onChange();
   }
 
   private draw(): void {
@@ -103,6 +113,7 @@ export class TagInput {
             onclick: () => {
               this.values = this.values.filter(x => x !== t);
               this.draw();
+              this.onChange();
             }
           },
           t,

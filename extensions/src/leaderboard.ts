@@ -1,23 +1,40 @@
-/** Leaderboard view: Bradley–Terry scores and mean stars by a chosen field, plus how much reviewers agree. */
+/**
+ * Leaderboard view: Bradley–Terry scores and mean stars by a chosen field, plus how much reviewers agree.
+ * "auto" (the default) lets the server pick the grouping the votes split (model, …, prompt, else each clip),
+ * and the view says which, and how many votes compare clips of one group (and so are not on the board).
+ */
 import { Leaderboard } from './api';
 import { leaderboardChart } from './chart';
 import { fill, fmt, h } from './dom';
 import { Context, errorText, View } from './view';
 
-const BY = ['model', 'backend', 'tag', 'guidance', 'steps', 'seed'];
+const BY: [string, string][] = [
+  ['auto', 'auto'],
+  ['model', 'model'],
+  ['backend', 'backend'],
+  ['tag', 'tag'],
+  ['run', 'clip'],
+  ['prompt', 'prompt'],
+  ['guidance', 'guidance'],
+  ['steps', 'steps'],
+  ['seed', 'seed']
+];
+const NAMES: Record<string, string> = Object.fromEntries(BY);
 
 export class LeaderboardView implements View {
   readonly name = 'leaderboard';
   readonly label = 'Leaderboard';
   readonly node: HTMLElement;
-  private by = 'model';
+  private by = 'auto';
   private chart: HTMLElement;
+  private used: HTMLElement;
+  private note: HTMLElement;
   private table: HTMLElement;
   private agreement: HTMLElement;
   private loaded = false;
 
   constructor(private ctx: Context) {
-    const select = h('select', { class: 'cx-by', 'aria-label': 'group by' }, ...BY.map(b => h('option', { value: b }, b)));
+    const select = h('select', { class: 'cx-by', 'aria-label': 'group by' }, ...BY.map(([v, t]) => h('option', { value: v }, t)));
     select.addEventListener('change', () => {
       this.by = select.value;
       void this.refresh();
@@ -25,10 +42,13 @@ export class LeaderboardView implements View {
     this.chart = h('div', { class: 'cx-chart-box' });
     this.table = h('div', { class: 'cx-table-box' });
     this.agreement = h('div', { class: 'cx-agreement' });
+    this.used = h('span', { class: 'cx-dim cx-by-used' });
+    this.note = h('div', { class: 'cx-vote-note', role: 'note' });
     this.node = h(
       'div',
       { class: 'cx-view cx-leaderboard' },
-      h('div', { class: 'cx-row' }, h('label', { class: 'cx-dim' }, 'group by '), select),
+      h('div', { class: 'cx-row' }, h('label', { class: 'cx-dim' }, 'group by '), select, this.used),
+      this.note,
       this.chart,
       this.table,
       h('h3', { class: 'cx-subhead' }, 'Agreement'),
@@ -62,7 +82,13 @@ export class LeaderboardView implements View {
   }
 
   private draw(board: Leaderboard): void {
-    const rows = board.rows ?? [];
+    const by = board.by || this.by;
+    const name = NAMES[by] ?? by;
+    this.node.dataset.by = by;
+    this.used.textContent = this.by === 'auto' ? `→ ${name}` : '';
+    this.note.textContent = board.note ?? '';
+    this.note.hidden = !this.note.textContent;
+    const rows = (board.rows ?? []).map(r => ({ ...r, key: r.label ?? String(r.key) }));
     const width = Math.max(260, Math.min(560, this.node.clientWidth - 16 || 320));
     fill(this.chart, rows.length ? leaderboardChart(rows, width) : h('div', { class: 'cx-empty' }, 'No votes or ratings yet.'));
     const th = (t: string, title?: string) => h('th', { title }, t);
@@ -71,14 +97,14 @@ export class LeaderboardView implements View {
       h(
         'table',
         { class: 'cx-table' },
-        h('thead', {}, h('tr', {}, th(board.by || this.by), th('BT', 'Bradley–Terry score'), th('CI', '95% interval of the BT score'), th('votes'), th('★', 'mean stars'), th('n', 'ratings'))),
+        h('thead', {}, h('tr', {}, th(name), th('BT', 'Bradley–Terry score'), th('CI', '95% interval of the BT score'), th('votes'), th('★', 'mean stars'), th('n', 'ratings'))),
         h(
           'tbody',
           {},
           ...rows.map(r =>
             h(
               'tr',
-              { 'data-key': r.key },
+              { 'data-key': String(r.key) },
               h('td', { class: 'cx-key', title: r.key }, r.key),
               h('td', {}, fmt(r.bt_score)),
               h('td', { class: 'cx-dim' }, r.ci_low === null || r.ci_low === undefined ? '–' : `${fmt(r.ci_low, 1)}…${fmt(r.ci_high, 1)}`),

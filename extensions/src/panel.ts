@@ -1,4 +1,4 @@
-/** The review panel: a Lumino widget for the right side bar holding the four modes, keyboard-driven. */
+/** The review panel: a Lumino widget for the right side bar holding the four modes, keyboard-driven, with the log it reads on top. */
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -7,6 +7,7 @@ import { BattleView } from './battle';
 import { BrowseView } from './browse';
 import { fill, h, isTyping } from './dom';
 import { LeaderboardView } from './leaderboard';
+import { LogStatus } from './logstatus';
 import { ChangePoller } from './poll';
 import { QueueView } from './queue';
 import { Context, View } from './view';
@@ -21,8 +22,10 @@ export class ReviewPanel extends Widget {
   private body: HTMLElement;
   private status: HTMLElement;
   private who: HTMLElement;
+  private log: LogStatus;
   private poller: ChangePoller;
   private statusTimer = 0;
+  private catchingUp: Promise<void> = Promise.resolve();
 
   constructor(api = new ExplorerApi()) {
     super();
@@ -33,8 +36,10 @@ export class ReviewPanel extends Widget {
     this.title.iconClass = 'cx-review-icon';
     this.node.tabIndex = 0;
 
+    this.log = new LogStatus(api);
     const ctx: Context = {
       api,
+      logInfo: () => this.log.get(),
       say: (m, kind) => this.say(m, kind),
       focusPanel: () => this.node.focus()
     };
@@ -46,11 +51,12 @@ export class ReviewPanel extends Widget {
     this.who = h('span', { class: 'cx-who' });
     this.node.append(
       h('div', { class: 'cx-top' }, h('span', { class: 'cx-title' }, 'Clip Explorer'), this.who),
+      this.log.node,
       this.tabs,
       this.status,
       this.body
     );
-    this.poller = new ChangePoller(api, () => this.onLogChanged());
+    this.poller = new ChangePoller(api, version => this.onLogChanged(version));
     this.node.addEventListener('keydown', this);
     this.drawTabs();
     void this.loadMe();
@@ -110,6 +116,7 @@ export class ReviewPanel extends Widget {
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
+    void this.log.update();
     this.select(this.current.name);
     this.poller.start();
   }
@@ -142,9 +149,19 @@ export class ReviewPanel extends Widget {
     }
   }
 
-  private onLogChanged(): void {
+  /** The log's version moved: catch up (one change after the other, so an older one never lands last). */
+  private onLogChanged(version: string): void {
+    this.catchingUp = this.catchingUp.then(() => this.catchUp(version));
+  }
+
+  private async catchUp(version: string): Promise<void> {
     for (const v of this.views) if (v !== this.current) this.stale.add(v);
-    void this.current.refresh();
+    try {
+      await this.log.update(); // counts first, so a mode that finds nothing to show says the right thing
+      await this.current.refresh();
+    } finally {
+      this.node.dataset.version = version; // the log version the panel has caught up with
+    }
   }
 
   private drawTabs(): void {
@@ -172,7 +189,7 @@ export class ReviewPanel extends Widget {
     try {
       const me = await this.api.me();
       this.who.textContent = `as ${me.author}`;
-      this.who.title = me.log ? `log: ${me.log}` : '';
+      this.who.title = 'the author of your ratings, votes and notes';
     } catch (e) {
       this.say(`Clip Explorer API unavailable: ${(e as Error).message}`, 'error');
     }

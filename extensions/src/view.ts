@@ -1,8 +1,10 @@
 /** What every mode of the panel provides, and what the panel lends them. */
-import { ExplorerApi } from './api';
+import { ExplorerApi, LogInfo } from './api';
 
 export interface Context {
   api: ExplorerApi;
+  /** The log the panel reads (name, path, counts), as last asked; asks first if not yet. */
+  logInfo(): Promise<LogInfo | null>;
   /** Show a short message in the panel's status line ("saved ✓", or an error). */
   say(message: string, kind?: 'ok' | 'error' | 'info'): void;
   /** Give the keyboard back to the panel (after Escape in a field). */
