@@ -218,6 +218,13 @@ def _missing(key: Any) -> bool:
     return key is None or (isinstance(key, float) and math.isnan(key)) or key is pd.NA
 
 
+def _same(a: Any, b: Any) -> bool:
+    """SQL's NOT DISTINCT: equal, or both missing."""
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
+    return bool(a == b)
+
+
 def key_text(key: Any) -> str:
     """A group key as text: 9.0 → "9", None → "(none)"."""
     if isinstance(key, float) and key.is_integer():
@@ -342,8 +349,7 @@ class AutoGrouping:
                 continue
             self.total += 1
             for by in AUTO_ORDER:
-                a, b = runs.at[winner, by], runs.at[loser, by]
-                self.between[by] += not (a == b or (_missing(a) and _missing(b)))
+                self.between[by] += not _same(runs.at[winner, by], runs.at[loser, by])
         self._mark = int(new["rid"].max())
 
     def _by_ratings(self) -> str:
