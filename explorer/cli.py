@@ -345,7 +345,8 @@ def export(
     min_rating: Optional[float] = MinRatingOption,
     status: str = typer.Option("succeeded", help="succeeded, failed, cancelled or running."),
     limit: Optional[int] = typer.Option(None, help="At most this many clips, newest first (default: all)."),
-    by: str = typer.Option("model", help="Leaderboard grouping: model (the backend where a run has none), backend, tag, or a request field (guidance, seed, …)."),
+    by: str = typer.Option("auto", help="Leaderboard grouping: auto (the first of model, backend, guidance, steps, …, prompt that most votes "
+                                          "split; else each clip), model, backend, tag, run (each clip), or a request field."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Write a static review page (leaderboard and clips) that opens from disk in any browser, no server."""
