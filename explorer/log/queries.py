@@ -155,7 +155,7 @@ def lineage(log: Log, run_id: str) -> pd.DataFrame:
             SELECT r.id, r.parent_id, down.depth + 1 FROM runs r JOIN down ON r.parent_id = down.id WHERE down.depth < 100
         ),
         family AS (SELECT * FROM up UNION SELECT * FROM down)
-        SELECT f.depth, r.id, r.parent_id, r.status, r.prompt, r.seed, r.backend, r.model, r.created_at, r.media_sha256
+        SELECT f.depth, r.id, r.parent_id, r.status, r.prompt, r.seed, r.width, r.height, r.backend, r.model, r.created_at, r.media_sha256
         FROM family f JOIN runs r ON r.id = f.id
         ORDER BY f.depth, r.created_at
     """

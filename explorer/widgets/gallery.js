@@ -71,7 +71,7 @@ export default {
         model.save_changes();
       });
       const node = h("div", { class: "cx-g-tile", "data-id": item.id, title: item.prompt, tabindex: 0 },
-        h("div", { class: "cx-g-imgbox" }, img, h("label", { class: "cx-g-check", onclick: stop }, box)),
+        h("div", { class: "cx-g-imgbox", style: { aspectRatio: `${item.width} / ${item.height}` } }, img, h("label", { class: "cx-g-check", onclick: stop }, box)),
         h("div", { class: "cx-g-caption" }, item.prompt),
         h("div", { class: "cx-g-info" }, h("span", { class: "cx-stars", title: item.rating ? `${item.rating} (${item.ratings})` : "not rated" }, stars(item.rating)),
           h("span", { class: "cx-g-seed" }, `seed ${item.seed}`)),

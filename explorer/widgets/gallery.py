@@ -107,6 +107,7 @@ class Gallery(ExplorerWidget):
             "id": row["id"], "sha256": row["media_sha256"],
             "prompt": prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1] + "…",
             "seed": int(row["seed"]), "fps": _clean(row["fps"]), "frames": int(row["frames"]),
+            "width": int(row["width"]), "height": int(row["height"]),
             "rating": None if rating is None else round(float(rating), 2), "ratings": int(_clean(row.get("ratings")) or 0),
             "tags": list(_clean(row.get("tags")) or []),
         }

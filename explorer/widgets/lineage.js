@@ -24,7 +24,7 @@ export default {
       rows.replaceChildren(...depths.map((depth) => h("div", { class: "cx-ln-row", "data-depth": depth },
         h("div", { class: "cx-ln-depth" }, label(depth)),
         h("div", { class: "cx-ln-nodes" }, ...nodes.filter((n) => n.depth === depth).map((n) => {
-          const img = h("img", { class: "cx-ln-thumb", alt: n.prompt, draggable: "false" });
+          const img = h("img", { class: "cx-ln-thumb", alt: n.prompt, draggable: "false", style: { aspectRatio: `${n.width} / ${n.height}` } });
           if (n.sha256) setMedia(model, img, n.sha256, "poster");
           const node = h("div", { class: `cx-ln-node${n.id === runId ? " cx-ln-self" : ""}`, tabindex: 0, "data-id": n.id,
             "data-parent": n.parent_id || "", title: `${n.id} · seed ${n.seed}\n${n.prompt}` },

@@ -47,7 +47,7 @@ class Lineage(ExplorerWidget):
                 "parent_id": row["parent_id"] if isinstance(row["parent_id"], str) else None,
                 "sha256": sha if isinstance(sha, str) else None,
                 "prompt": prompt if len(prompt) <= PROMPT_CHARS else prompt[:PROMPT_CHARS - 1] + "…",
-                "seed": int(row["seed"]), "status": row["status"],
+                "seed": int(row["seed"]), "status": row["status"], "width": int(row["width"]), "height": int(row["height"]),
             })
         differences = describe_differences(run_requests(self._lab, [n["id"] for n in nodes]))
         self.nodes = [{**n, "label": label} for n, label in zip(nodes, differences["labels"])]
