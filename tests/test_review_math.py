@@ -7,7 +7,6 @@ import doctest
 import importlib
 import math
 import random
-import time
 from collections import Counter
 
 import numpy as np
@@ -108,18 +107,16 @@ def test_bradley_terry_draws_fewer_resamples_for_many_items():
 
 
 @pytest.mark.slow
-def test_bradley_terry_many_items_stays_fast():
+def test_bradley_terry_many_items_bounds_its_bootstrap():
+    """With many clips the bootstrap is cut to 20 rounds with normal intervals (its time: bench/taste_math.py)."""
     rng = np.random.default_rng(0)
     n_items, n_votes = 1000, 100_000
     truth = rng.normal(0, 1, n_items)
     votes = simulate(n_votes, truth=truth, ties=0.05)
-    start = time.perf_counter()
     bt = bradley_terry(votes, bootstrap=200)
-    took = time.perf_counter() - start
     assert bt.attrs == {"bootstrap": 20, "interval": "normal"}
     order = [int(i[1:]) for i in bt["item"]]
     assert np.corrcoef(bt["score"], truth[order])[0, 1] > 0.95
-    assert took < 15  # ~2.5 s on an idle 2-core machine; generous for busy CI
 
 
 # -- stars -----------------------------------------------------------------------------------
@@ -332,7 +329,8 @@ def test_next_pair_two_runs_exclude_and_none(lab):
     assert next_pair(lab, [a]) is None and next_pair(lab, []) is None
 
 
-def test_next_pair_many_candidates_is_fast_and_prefers_unvoted_runs(lab, monkeypatch):
+def test_next_pair_many_candidates_prefers_unvoted_runs(lab, monkeypatch):
+    """10,000 candidates (how long a draw takes: bench/taste_math.py)."""
     ids = [f"run{k:05d}" for k in range(10_000)]
     rng = np.random.default_rng(0)
     heavy = ids[:200]  # only these have votes
@@ -340,9 +338,7 @@ def test_next_pair_many_candidates_is_fast_and_prefers_unvoted_runs(lab, monkeyp
     l = rng.choice(heavy, 5000)
     votes = pd.DataFrame({"winner_id": w, "loser_id": l, "tie": False}).query("winner_id != loser_id")
     monkeypatch.setattr(type(lab), "votes", lambda self: votes)
-    start = time.perf_counter()
     drawn = [next_pair(lab, ids, rng=random.Random(k)) for k in range(20)]
-    assert (time.perf_counter() - start) / 20 < 0.5
     assert all(p[0] != p[1] and not (set(p) & set(heavy)) for p in drawn)
 
 
@@ -404,7 +400,7 @@ def test_next_pair_related_prefers_fewest_votes_and_close_scores(lab):
     assert seen[frozenset((c, d))] > 2 * seen[frozenset((a, b))]  # the close contest beats the foregone one
 
 
-def test_next_pair_many_related_candidates_stays_fast_and_related(lab, monkeypatch):
+def test_next_pair_many_related_candidates_stays_related(lab, monkeypatch):
     ids = [f"run{k:05d}" for k in range(10_000)]
     # 10,000 runs of 50 prompts: 200 takes each, ~1M related pairs, far too many to list
     meta = pd.DataFrame({"id": ids, "prompt": [f"idea {k % 50}" for k in range(10_000)], "sweep_id": None, "parent_id": None})
@@ -413,8 +409,6 @@ def test_next_pair_many_related_candidates_stays_fast_and_related(lab, monkeypat
     heavy = ids[:200]
     votes = pd.DataFrame({"winner_id": rng.choice(heavy, 5000), "loser_id": rng.choice(heavy, 5000), "tie": False}).query("winner_id != loser_id")
     monkeypatch.setattr(type(lab), "votes", lambda self: votes)
-    start = time.perf_counter()
     drawn = [next_pair(lab, ids, rng=random.Random(k)) for k in range(20)]
-    assert (time.perf_counter() - start) / 20 < 0.5
     prompt = dict(zip(meta["id"], meta["prompt"]))
     assert all(p.related and prompt[p[0]] == prompt[p[1]] and not (set(p) & set(heavy)) for p in drawn)
