@@ -30,7 +30,7 @@ from explorer.backends.base import Cancelled, RunControl, Step
 from explorer.log import Log, default_author, default_db_path
 from explorer.log import queries
 from explorer.media import MediaError, check_frames, read_recipe
-from explorer.request import Request, RequestError
+from explorer.request import Request, RequestError, check, shown
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,10 @@ class Lab:
     """Generate clips and record taste in one log. Create with :func:`explorer.open`."""
 
     def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True):
+        author = author or default_author()
+        check(author=author)  # before the log is opened: a bad name leaves nothing behind
         self.log = Log(path, create=create)
-        self.author = author or default_author()
+        self.author = author
 
     @classmethod
     def on(cls, log: Log, author: str) -> Lab:
@@ -115,7 +117,7 @@ class Lab:
         ``run.ok`` or call ``run.raise_for_status()``). A kernel interrupt is
         logged as cancelled, then re-raised so loops stop.
         """
-        request = _as_request(prompt, fields)
+        request = self._with_parent(_as_request(prompt, fields))
         backend = backends.get(request.backend)
         backend.check(request)
         control = control or RunControl()
@@ -157,10 +159,22 @@ class Lab:
             warnings.warn(f"run {run_id} failed: {error}" + (f" (hint: {hint})" if hint else ""), RuntimeWarning, stacklevel=3)
         return Run(run_id, status, request, error=error, hint=hint, duration_s=duration)
 
+    def _with_parent(self, request: Request) -> Request:
+        """``request`` with its parent as a full id of a run in this log; a parent the log does not hold is refused."""
+        if request.parent is None:
+            return request
+        from explorer.log import LogError
+
+        try:
+            parent = self.log.resolve(request.parent)
+        except LogError as exc:
+            raise RequestError([f"parent: {str(exc).removeprefix('run id: ')}"]) from None
+        return request if parent == request.parent else request.replace(parent=parent)
+
     def variations(self, source: str | Run | Request, n: int = 4, *, progress: bool = True, **changes: Any) -> list[Run]:
         """``n`` runs of the same request with the next ``n`` seeds, each recording ``source`` as its parent."""
         base, parent = self._source(source)
-        base = base.replace(**changes) if changes else base
+        base = base.replace(**_changes(changes)) if changes else base
         requests = [base.replace(seed=(base.seed + i) % (2**63 - 1), parent=parent) for i in range(1, n + 1)]
         return [self.generate(r, progress=progress) for r in requests]
 
@@ -171,7 +185,7 @@ class Lab:
         an MP4 made by Clip Explorer (its recipe travels inside the file).
         """
         base, parent = self._source(source)
-        return self.generate(base.replace(**changes, parent=parent), progress=progress)
+        return self.generate(base.replace(**_changes(changes), parent=parent), progress=progress)
 
     def rerun(self, source: str | Run, *, progress: bool = True) -> Run:
         """The same request again (same seed: the same frames, on the same device)."""
@@ -213,9 +227,19 @@ class Lab:
             return source.request, source.id
         if isinstance(source, (str, Path)) and str(source).lower().endswith(".mp4"):
             recipe = read_recipe(source)
-            return Request.from_dict(recipe["request"]), recipe.get("run")
+            request = recipe["request"] if isinstance(recipe.get("request"), dict) else {}
+            return Request.from_dict({**request, "parent": self._known(request.get("parent"))}), self._known(recipe.get("run"))
         row = self.log.run(str(source))
         return Request.from_dict(row["request"]), row["id"]
+
+    def _known(self, run_id: Any) -> str | None:
+        """``run_id`` if this log holds that run, else None: a clip made in another log starts a new family here."""
+        from explorer.log import LogError
+
+        try:
+            return self.log.resolve(run_id) if isinstance(run_id, str) else None
+        except (LogError, RequestError):
+            return None
 
     def gallery(self, path: str | os.PathLike | None = None) -> list:
         """The starter recipes (a list of :class:`explorer.recipes.Recipe`): ``lab.generate(r.request)`` or ``lab.fork(r, seed=7)``."""
@@ -268,6 +292,13 @@ class Lab:
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
         """Any SQL over the log's tables (runs, media, ratings, votes, annotations, sweeps)."""
         return self.log.query(query, params)
+
+
+def _changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A fork's or variation's changes: every request field but ``parent``, which is the run they derive from."""
+    if "parent" in changes:
+        raise RequestError([f"parent: a fork's parent is the run it forks from; to choose another, generate with parent= (got {shown(changes['parent'])})"])
+    return changes
 
 
 def _id(run: str | Run) -> str:

@@ -23,26 +23,58 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from explorer import limits
+from explorer.limits import EXTRA_BYTES, RANGES, TEXT, depth_problem, range_problem, text_problem
+
 MAX_SEED = 2**63 - 1
 
-# One table of limits, used by validation, by error messages and by the CLI's --help.
-LIMITS: dict[str, tuple[float, float]] = {
-    "seed": (0, MAX_SEED),
-    "frames": (1, 1000),
-    "fps": (1, 120),
-    "width": (2, 4096),
-    "height": (2, 4096),
-    "steps": (1, 1000),
-    "guidance": (0.0, 50.0),
-}
+# The request's ranges, from the one table of limits (explorer.limits): validation, error messages and the CLI's --help.
+LIMITS: dict[str, tuple[float, float]] = {name: RANGES[name] for name in ("seed", "frames", "fps", "width", "height", "steps", "guidance")}
 
 
 class RequestError(ValueError):
-    """A request field holds a value outside what is allowed; the message names it."""
+    """A request field (or any other value a user sends) is outside what is allowed; the message names it."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+def check(**fields: Any) -> None:
+    """Raise :class:`RequestError` naming every value outside the limits of :mod:`explorer.limits`; None is skipped.
+
+    A keyword names the field: text fields by their name in ``limits.TEXT``, numbers by theirs in ``limits.RANGES``.
+
+    >>> check(note="lovely drift", score=4)
+    >>> check(note="x" * 10_001, score=9)
+    Traceback (most recent call last):
+    ...
+    explorer.request.RequestError: note: must be at most 10000 characters (got 10001); score: must be between 1 and 5 (got 9)
+    """
+    problems = []
+    for name, value in fields.items():
+        if value is None:
+            continue
+        problem = text_problem(name, value) if name in TEXT else range_problem(name, value)
+        if problem:
+            problems.append(f"{name}: {problem}")
+    if problems:
+        raise RequestError(problems)
+
+
+def check_text(name: str, value: Any, *, like: str | None = None) -> None:
+    """Raise :class:`RequestError` if ``value`` is not acceptable text for ``name`` (with the limits of field ``like``)."""
+    problem = text_problem(like or name, value)
+    if problem:
+        raise RequestError([f"{name}: {problem}"])
+
+
+def check_tags(tags: Any) -> None:
+    """At most ``limits.TAGS`` tags, each acceptable as ``tag``."""
+    if len(tags) > limits.TAGS:
+        raise RequestError([f"tags: at most {limits.TAGS} tags (got {len(tags)})"])
+    for tag in tags:
+        check_text("tag", tag)
 
 
 def _limited(name: str, default: Any, **extra: Any) -> Any:
@@ -55,8 +87,8 @@ class Request(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
-    prompt: str = Field(min_length=1, max_length=4000)
-    negative_prompt: str = Field("", max_length=4000)
+    prompt: str = Field(min_length=1)
+    negative_prompt: str = ""
     seed: int = _limited("seed", 0)
     frames: int = _limited("frames", 16)
     fps: float = _limited("fps", 8.0)
@@ -71,10 +103,13 @@ class Request(BaseModel):
     # The run this request was derived from (a fork or a variation).
     parent: str | None = None
 
-    @field_validator("prompt")
+    @field_validator("prompt", "negative_prompt", "backend", "model", "parent")
     @classmethod
-    def _prompt_has_text(cls, value: str) -> str:
-        if not value.strip():
+    def _text(cls, value: str | None, info: Any) -> str | None:
+        problem = None if value is None else text_problem(info.field_name, value)
+        if problem:
+            raise ValueError(problem)
+        if info.field_name == "prompt" and not value.strip():
             raise ValueError("must contain some text")
         return value
 
@@ -95,10 +130,19 @@ class Request(BaseModel):
     @field_validator("extra")
     @classmethod
     def _json_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = depth_problem(value)  # first: json.dumps recurses, and a deep enough value would overflow the stack
+        if problem:
+            raise ValueError(problem)
         try:
-            json.dumps(value, allow_nan=False)
+            size = len(json.dumps(value, allow_nan=False).encode("utf-8", "surrogatepass"))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"must hold only JSON values ({exc})") from None
+        if size > EXTRA_BYTES:
+            raise ValueError(f"must be at most {EXTRA_BYTES} bytes as JSON (got {size})")
+        for key, text in _strings(value):
+            problem = text_problem("extra", text, limit=EXTRA_BYTES)
+            if problem:
+                raise ValueError(f"{key}: {problem}")
         return value
 
     def __init__(self, **data: Any):
@@ -128,6 +172,19 @@ class Request(BaseModel):
         return self.frames / self.fps
 
 
+def _strings(value: Any, path: str = "") -> Any:
+    """(where, text) for every key and string inside ``value`` (already known to be shallow)."""
+    if isinstance(value, str):
+        yield path or "value", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key, path)
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'512x288' -> (512, 288); raises RequestError naming 'size' on anything else."""
     parts = text.lower().replace("×", "x").split("x")
@@ -143,7 +200,7 @@ def _explain(exc: ValidationError) -> list[str]:
         given = error.get("input")
         if error["type"] in ("greater_than_equal", "less_than_equal") and field in LIMITS:
             low, high = LIMITS[field]
-            message = f"must be between {_fmt(low)} and {_fmt(high)}"
+            message = f"must be between {limits.fmt(low)} and {limits.fmt(high)}"
         elif error["type"] == "extra_forbidden":
             message = f"is not a request field (fields: {', '.join(Request.model_fields)})"
         elif error["type"] == "missing":
@@ -151,9 +208,11 @@ def _explain(exc: ValidationError) -> list[str]:
             continue
         else:
             message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{field}: {message} (got {given!r})")
+        problems.append(f"{field}: {message}" + ("" if "(got " in message else f" (got {shown(given)})"))
     return problems
 
 
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+def shown(value: Any, most: int = 60) -> str:
+    """``repr(value)``, cut short: an error message must stay one readable line whatever it was given."""
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]}… ({len(text)} characters)"

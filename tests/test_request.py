@@ -15,8 +15,8 @@ def test_defaults_are_valid():
     [
         ("prompt", "", "prompt: String should have at least 1 character"),
         ("prompt", "   ", "prompt: must contain some text"),
-        ("prompt", "x" * 4001, "prompt: String should have at most 4000"),
-        ("negative_prompt", "x" * 4001, "negative_prompt: String should have at most 4000"),
+        ("prompt", "x" * 4001, "prompt: must be at most 4000 characters (got 4001)"),
+        ("negative_prompt", "x" * 4001, "negative_prompt: must be at most 4000 characters (got 4001)"),
         ("seed", -1, "seed: must be between 0 and 9223372036854775807 (got -1)"),
         ("seed", 2**63, "seed: must be between 0 and 9223372036854775807"),
         ("seed", 1.5, "seed: Input should be a valid integer"),

@@ -22,12 +22,12 @@ from explorer.log.clock import utcnow
 from explorer.log.connection import LogBusy, LogConnection
 from explorer.log.migrations import MIGRATIONS, applied, migrate
 from explorer.media import MediaStore, StoredClip
-from explorer.request import Request
+from explorer.request import Request, RequestError, check, check_tags, check_text, shown
 
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 DEFAULT_DB = "explorer.duckdb"
 
-__all__ = ["Log", "LogBusy", "LogError", "LogMissing", "default_author", "default_db_path", "new_id"]
+__all__ = ["Log", "LogBusy", "LogError", "LogMissing", "LogUnavailable", "default_author", "default_db_path", "new_id"]
 
 
 class LogError(ValueError):
@@ -36,6 +36,13 @@ class LogError(ValueError):
 
 class LogMissing(LogError):
     """No log at the path given, where one must already exist (``create=False``)."""
+
+
+class LogUnavailable(LogError):
+    """The log's surroundings, not the input, stop the work: a read-only file or folder, a full disk, a path that cannot hold a log.
+
+    The CLI exits 1 for it (the environment), not 2 (bad input).
+    """
 
 
 def new_id() -> str:
@@ -104,6 +111,7 @@ class Log:
     # -- runs --------------------------------------------------------------
 
     def start_run(self, request: Request, *, author: str, run_id: str | None = None, sweep_id: str | None = None, sweep_cell: dict | None = None) -> str:
+        check(author=author)
         run_id = run_id or new_id()
         r = request
         with self.connection.session() as conn:
@@ -145,6 +153,7 @@ class Log:
                 raise
 
     def add_sweep(self, base: Request, axes: dict[str, list], *, author: str, name: str | None = None) -> str:
+        check(author=author, name=name)
         sweep_id = new_id()
         with self.connection.session() as conn:
             conn.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?, ?)",
@@ -154,8 +163,10 @@ class Log:
     # -- reviewer rows (append-only) ----------------------------------------
 
     def rate(self, run_id: str, score: int, *, author: str, tags: Iterable[str] = (), note: str | None = None) -> str:
+        """Append a rating. Values outside :mod:`explorer.limits` raise :class:`RequestError` before anything is written."""
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-            raise LogError(f"score: must be a whole number from 1 to 5 (got {score!r})")
+            raise LogError(f"score: must be a whole number from 1 to 5 (got {shown(score)})")
+        check(author=author, note=note)
         tags = _clean_tags(tags)
         rating_id = new_id()
         with self.connection.session() as conn:
@@ -164,6 +175,9 @@ class Log:
         return rating_id
 
     def vote(self, winner: str, loser: str, *, author: str, tie: bool = False) -> str:
+        check(author=author)
+        if not isinstance(tie, bool):  # "yes" or 0.5 is not a tie; strict, like the REST API
+            raise RequestError([f"tie: must be True or False (got {shown(tie)})"])
         vote_id = new_id()
         with self.connection.session() as conn:
             winner, loser = self._resolve(conn, winner), self._resolve(conn, loser)
@@ -174,7 +188,9 @@ class Log:
 
     def annotate(self, run_id: str, text: str, *, author: str, frame: int = 0, end_frame: int | None = None,
                  region: dict[str, float] | None = None) -> str:
-        if not text or not text.strip():
+        check(author=author)
+        check_text("text", text)
+        if not text.strip():
             raise LogError("text: an annotation needs some text")
         if region is not None:
             _check_region(region)
@@ -183,8 +199,8 @@ class Log:
             run_id = self._resolve(conn, run_id)
             frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run_id]).fetchone()
             for name, value in (("frame", frame), ("end_frame", end_frame)):
-                if value is not None and not (isinstance(value, int) and 0 <= value < frames):
-                    raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {value!r})")
+                if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < frames):
+                    raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {shown(value)})")
             if end_frame is not None and end_frame < frame:
                 raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
             conn.execute(
@@ -215,7 +231,8 @@ class Log:
 
     def _resolve(self, conn: duckdb.DuckDBPyConnection, run_id: str) -> str:
         if not isinstance(run_id, str) or not run_id:
-            raise LogError(f"run id: expected a run id string (got {run_id!r})")
+            raise LogError(f"run id: expected a run id string (got {shown(run_id)})")
+        check(run_id=run_id)
         matches = [i for (i,) in conn.execute("SELECT id FROM runs WHERE starts_with(id, ?) LIMIT 2", [run_id]).fetchall()]
         if not matches:
             raise LogError(f"run id: no run {run_id!r} in {self.path.name}")
@@ -256,10 +273,12 @@ def _isna(value: Any) -> bool:
 def _clean_tags(tags: Iterable[str]) -> list[str]:
     if isinstance(tags, str):
         tags = [tags]
+    tags = list(tags)
+    check_tags([t for t in tags if isinstance(t, str)])  # count, length, valid text: before anything else
     cleaned = []
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
-            raise LogError(f"tags: each tag must be non-empty text (got {tag!r})")
+            raise LogError(f"tags: each tag must be non-empty text (got {shown(tag)})")
         tag = tag.strip().lower()
         if tag not in cleaned:
             cleaned.append(tag)
@@ -269,10 +288,10 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
 def _check_region(region: dict[str, float]) -> None:
     keys = {"x", "y", "w", "h"}
     if not isinstance(region, dict) or set(region) != keys:
-        raise LogError(f"region: must be a dict with keys x, y, w, h as fractions of the frame (got {region!r})")
+        raise LogError(f"region: must be a dict with keys x, y, w, h as fractions of the frame (got {shown(region)})")
     for key, value in region.items():
-        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise LogError(f"region.{key}: must be between 0 and 1 (got {value!r})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise LogError(f"region.{key}: must be between 0 and 1 (got {shown(value)})")
     if region["x"] + region["w"] > 1.0001 or region["y"] + region["h"] > 1.0001:
         raise LogError(f"region: the box reaches outside the frame (got {region!r})")
 

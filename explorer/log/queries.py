@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from explorer.log.log import Log, LogError
+from explorer.log.log import RUN_STATUSES, Log, LogError
+from explorer.request import RequestError, check, check_text, shown
 
 # The latest rating of each author on each run is the one that counts.
 LATEST_RATINGS = """
@@ -37,7 +38,9 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     fast on a log with millions of ratings.
     """
     if sort not in SORTS:
-        raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {sort!r})")
+        raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
+    check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
+                  parent=parent, sweep=sweep, limit=limit, offset=offset)
     run_where, run_params = _run_filters(text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
     by_rating = tag is not None or min_rating is not None or sort == "rating"
     page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
@@ -62,10 +65,22 @@ def count_runs(log: Log, **filters: Any) -> int:
     """How many runs match (the same filters as :func:`runs`)."""
     rating_filters = {k: filters.pop(k) for k in ("tag", "min_rating") if filters.get(k) is not None}
     filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None)
+    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, **rating_filters)
     where, params = _run_filters(**filters)
     if not rating_filters:
         return int(log.query(f"SELECT count(*) AS n FROM runs r {_where(where)}", params).n[0])
     return len(runs(log, **filters, **rating_filters))
+
+
+def check_filters(*, text=None, tag=None, author=None, backend=None, model=None, status=None, min_rating=None, parent=None,
+                  sweep=None, limit=None, offset=None) -> None:
+    """Raise :class:`RequestError` naming a filter outside :mod:`explorer.limits` (a filter is no longer than what it matches)."""
+    for name, value, like in (("text", text, "prompt"), ("sweep", sweep, "run_id")):
+        if value is not None:
+            check_text(name, value, like=like)
+    check(tag=tag, author=author, backend=backend, model=model, parent=parent, min_rating=min_rating, limit=limit, offset=offset)
+    if status is not None and status not in RUN_STATUSES:
+        raise RequestError([f"status: must be one of {', '.join(RUN_STATUSES)} (got {shown(status)})"])
 
 
 def _run_filters(*, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None, ids=None) -> tuple[list[str], list]:
@@ -174,5 +189,6 @@ def summary(log: Log) -> dict[str, Any]:
 
 def tags(log: Log, limit: int = 50) -> list[str]:
     """Tags already used in the log (each author's latest ratings), most used first: suggestions for the next one."""
+    check(limit=limit)
     frame = log.query(f"SELECT tag, count(*) AS n FROM (SELECT unnest(tags) AS tag FROM ({LATEST_RATINGS})) GROUP BY tag ORDER BY n DESC, tag LIMIT ?", [limit])
     return list(frame.tag)
