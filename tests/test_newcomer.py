@@ -19,7 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NODE_TOOLS = {"node", "nodejs", "npm", "npx", "corepack", "yarn", "yarnpkg", "pnpm", "jlpm"}
 
-pytestmark = pytest.mark.slow
+# A cold pip install of JupyterLab and friends: minutes, not the suite-wide 300 s limit.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def _need_root():
