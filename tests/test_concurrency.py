@@ -87,3 +87,45 @@ def test_an_idle_lab_lets_another_process_write(tmp_path):
     assert other.exitcode == 0
     assert time.monotonic() - began < 30
     assert len(lab.ratings(run, latest=False)) == RATINGS_EACH  # and the kernel's lab can read them back
+
+
+def _hold_lock(lock_path, held, done):
+    import fcntl
+    import os
+
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    held.set()
+    done.wait(60)
+    os.close(fd)
+
+
+def test_a_rejected_open_never_removes_a_lock_another_process_holds(tmp_path):
+    import duckdb
+    import pytest
+
+    from explorer.log import LogBusy, LogError
+
+    path = tmp_path / "sales.duckdb"  # another application's database: every open of it is rejected
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE orders (id INTEGER)")
+    conn.close()
+    ctx = mp.get_context("spawn")
+    held, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(f"{path}.lock", held, done))
+    holder.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(LogBusy):
+            Log(path, timeout=0.3)
+        assert (tmp_path / "sales.duckdb.lock").exists()  # still there: it is the holder's
+    finally:
+        done.set()
+        holder.join(60)
+    with pytest.raises(LogError, match="not a Clip Explorer log"):
+        Log(path)
+    assert (tmp_path / "sales.duckdb.lock").exists()  # not made by that open, so not its to remove
+    (tmp_path / "sales.duckdb.lock").unlink()
+    with pytest.raises(LogError, match="not a Clip Explorer log"):
+        Log(path)
+    assert not (tmp_path / "sales.duckdb.lock").exists()  # the one it made is gone again

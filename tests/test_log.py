@@ -145,7 +145,7 @@ def test_a_foreign_duckdb_database_is_refused(tmp_path):
     conn = duckdb.connect(str(path))
     conn.execute("CREATE TABLE orders (id INTEGER)")
     conn.close()
-    with pytest.raises(LogError, match="is a DuckDB database but not a Clip Explorer log \\(it holds tables orders\\)"):
+    with pytest.raises(LogError, match="is a DuckDB database of another application, not a Clip Explorer log \\(it holds tables orders\\)"):
         explorer.open(path)
 
 
@@ -162,3 +162,203 @@ def test_a_log_from_a_newer_version_is_refused(tmp_path):
 def test_a_folder_is_refused(tmp_path):
     with pytest.raises(LogError, match="is a folder"):
         explorer.open(tmp_path)
+
+
+# -- paths that cannot hold a log, and disks that cannot take one (issue 9) -------------------------------------
+# Read-only and full disks are real (tests/faults.py): root ignores permission bits, so they are a tmpfs mounted
+# read-only or filled up, `chattr +i`, or the `nobody` user; each test skips where the machine cannot make it.
+
+import errno  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from faults import as_nobody, fill, immutable, open_folder, remount_readonly, tmpfs  # noqa: E402
+
+from explorer.log import LogMissing, LogUnavailable  # noqa: E402
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_read_only_mount_is_named_for_an_existing_log_and_a_new_one(tmp_path):
+    with tmpfs(tmp_path / "mnt") as mnt:
+        Log(mnt / "team.duckdb").close()
+        remount_readonly(mnt)
+        with pytest.raises(LogUnavailable, match=f"{mnt / 'team.duckdb'} is on a read-only file system"):
+            Log(mnt / "team.duckdb")
+        with pytest.raises(LogUnavailable, match=f"cannot create a log at {mnt / 'new.duckdb'}: {mnt} is on a read-only file system"):
+            Log(mnt / "new.duckdb")
+        assert _files(mnt) == ["team.duckdb", "team.duckdb.lock"]
+
+
+def test_an_immutable_log_or_folder_is_refused_when_opened(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    Log(folder / "team.duckdb").close()
+    with immutable(folder / "team.duckdb"):
+        with pytest.raises(LogUnavailable, match=f"{folder / 'team.duckdb'} is read-only"):
+            Log(folder / "team.duckdb")
+    with immutable(folder):  # the file is writable, but DuckDB's write-ahead log beside it cannot be made
+        with pytest.raises(LogUnavailable, match=f"its folder {folder} is read-only"):
+            Log(folder / "team.duckdb")
+
+
+def test_a_read_only_file_or_folder_for_an_unprivileged_user():
+    def try_to_open(path):
+        def work():
+            try:
+                Log(path).close()
+                return "opened"
+            except LogError as exc:
+                return f"{type(exc).__name__}: {exc}"
+        return work
+
+    with open_folder() as folder:
+        Log(folder / "team.duckdb").close()
+        (folder / "team.duckdb").chmod(0o644)  # root's file: nobody may read it, not write it
+        assert as_nobody(try_to_open(folder / "team.duckdb")) == f"LogUnavailable: {folder / 'team.duckdb'} is read-only; a log must be writable (check its permissions)"
+        (folder / "team.duckdb").chmod(0o666)
+        folder.chmod(0o755)  # the file is writable, its folder is not
+        assert as_nobody(try_to_open(folder / "team.duckdb")).startswith(f"LogUnavailable: {folder / 'team.duckdb'} cannot be written: its folder {folder} is read-only")
+        assert as_nobody(try_to_open(folder / "new.duckdb")) == f"LogUnavailable: cannot create a log at {folder / 'new.duckdb'}: {folder} is not writable (permission denied)"
+        assert _files(folder) == ["team.duckdb", "team.duckdb.lock"]
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/proc/x.duckdb", "cannot create a log at /proc/x.duckdb: /proc does not accept new files"),
+    ("/sys/x.duckdb", "cannot create a log at /sys/x.duckdb: /sys"),
+    ("/proc/version", "/proc/version cannot be opened as a Clip Explorer log: it is not a DuckDB database"),
+    ("/dev/null", "/dev/null is a character device, not a regular file"),
+])
+def test_kernel_file_systems_are_refused(path, message):
+    with pytest.raises(LogError, match=message.replace("(", "\\(")):
+        Log(path)
+    assert not os.path.exists(path + ".lock")
+
+
+def test_a_named_pipe_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "pipe.duckdb"
+    os.mkfifo(fifo)
+    # In a child: opening a FIFO for reading blocks until a writer comes, which is how this used to hang.
+    code = f"from explorer.log import Log\nLog({str(fifo)!r})"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert f"LogUnavailable: {fifo} is a named pipe, not a regular file" in result.stderr
+    assert _files(tmp_path) == ["pipe.duckdb"]
+
+
+def test_a_sqlite_file_is_named_and_never_asks_for_an_extension(tmp_path):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER)")
+    conn.commit()
+    conn.close()
+    began = time.monotonic()
+    with pytest.raises(LogError, match=f"^{path} is a SQLite database, not a Clip Explorer log"):
+        Log(path)
+    assert time.monotonic() - began < 0.5  # no download attempt
+    assert _files(tmp_path) == ["app.db"]
+
+
+@pytest.mark.parametrize("head, kind", [
+    (b"PAR1\0\0\0\0", "a Parquet file"),
+    (b"PK\x03\x04\0\0\0\0", "a ZIP archive"),
+    (b"\x1f\x8b\x08\0\0\0\0\0", "a gzip file"),
+    (b"\0\0\0\x20ftypisom", "an MP4 video"),
+    (b"", "an empty file"),
+])
+def test_other_known_formats_are_named(tmp_path, head, kind):
+    path = tmp_path / "x.duckdb"
+    path.write_bytes(head + b"\0" * (64 if head else 0))
+    with pytest.raises(LogError, match=f"^{path} is {kind}, not a Clip Explorer log"):
+        Log(path)
+    assert _files(tmp_path) == ["x.duckdb"]
+
+
+def test_the_log_never_loads_or_installs_extensions(lab):
+    settings = lab.log.query("SELECT current_setting('autoinstall_known_extensions') AS i, current_setting('autoload_known_extensions') AS l")
+    assert (bool(settings.i[0]), bool(settings.l[0])) == (False, False)
+
+
+@pytest.mark.parametrize("table", [
+    "CREATE TABLE schema_migrations (name VARCHAR, applied_at TIMESTAMP); INSERT INTO schema_migrations VALUES ('20240101_users', now()::TIMESTAMP)",
+    "CREATE TABLE schema_migrations (version BIGINT); INSERT INTO schema_migrations VALUES (20240101120000)",  # Rails, Alembic-like
+])
+def test_another_applications_migrations_are_not_a_newer_clip_explorer(tmp_path, table):
+    path = tmp_path / "app.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute(table)
+    conn.execute("CREATE TABLE users (id INTEGER)")
+    conn.close()
+    with pytest.raises(LogError, match=f"^{path} is a DuckDB database of another application, not a Clip Explorer log"):
+        Log(path)
+    assert _files(tmp_path) == ["app.duckdb"]  # and no lock file left beside it
+
+
+def test_a_rejected_path_leaves_no_lock_file(tmp_path):
+    foreign = tmp_path / "sales.duckdb"
+    conn = duckdb.connect(str(foreign))
+    conn.execute("CREATE TABLE orders (id INTEGER)")
+    conn.close()
+    (tmp_path / "notes.duckdb").write_text("notes\n")
+    for path in (foreign, tmp_path / "notes.duckdb", tmp_path / "missing.duckdb"):
+        with pytest.raises(LogError):
+            Log(path, create=path.exists())
+    assert _files(tmp_path) == ["notes.duckdb", "sales.duckdb"]
+
+
+def test_a_full_disk_refuses_a_write_whole_and_keeps_every_acknowledged_row(tmp_path):
+    with tmpfs(tmp_path / "mnt", size="2m") as mnt:
+        log = Log(mnt / "team.duckdb")
+        fill(mnt)
+        written = 0
+        with pytest.raises(LogUnavailable, match=f"^log {mnt / 'team.duckdb'}: the disk is full .*; nothing was written"):
+            for i in range(500):
+                log.start_run(Request(prompt=f"kite {i} " + "x" * 1000), author="ada")
+                written += 1
+        with pytest.raises(LogUnavailable, match="the disk is full"):  # and again, not a broken connection
+            log.start_run(Request(prompt="one more"), author="ada")
+        log.close()
+        (mnt / "filler").unlink()
+        log = Log(mnt / "team.duckdb")
+        assert log.query("SELECT count(*) AS n FROM runs").n[0] == written
+        log.start_run(Request(prompt="after"), author="ada")  # usable once there is room
+        log.close()
+
+
+def test_a_new_log_on_a_full_disk_leaves_nothing_behind(tmp_path):
+    with tmpfs(tmp_path / "mnt", size="1m") as mnt:
+        fill(mnt)
+        with pytest.raises(LogUnavailable, match=f"{mnt / 'team.duckdb'}.*the disk is full"):
+            Log(mnt / "team.duckdb")
+        assert _files(mnt) == ["filler"]
+
+
+def test_the_file_size_limit_is_reported_like_a_full_disk(tmp_path):
+    # RLIMIT_FSIZE binds root too and needs no mount: the same fault, on any machine.
+    path = tmp_path / "team.duckdb"
+    Log(path).close()
+    code = f"""
+import resource
+from explorer.log import Log, LogUnavailable
+from explorer.request import Request
+log = Log({str(path)!r})
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+written = 0
+try:
+    for i in range(500):
+        log.start_run(Request(prompt="x" * 1000), author="ada")
+        written += 1
+except LogUnavailable as exc:
+    print(written, exc)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    written, message = result.stdout.strip().split(" ", 1)
+    assert message.startswith(f"log {path}: the file size limit is reached")
+    log = Log(path)
+    assert log.query("SELECT count(*) AS n FROM runs").n[0] == int(written)
+    log.close()

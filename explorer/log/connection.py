@@ -24,6 +24,7 @@ must work with no server running; a lease gives both with one code path.
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import os
 import random
@@ -37,6 +38,9 @@ from typing import Iterator
 import duckdb
 
 
+# A log path must never make DuckDB fetch or load an extension (a SQLite file would ask for sqlite_scanner,
+# offline that fails as if the file were damaged); the log needs none, JSON is built in.
+CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 MAX_BACKOFF_S = 0.01  # waiters poll at most 10 ms apart: a turn costs ~20 ms, so a slower poll wastes turns
 COURTESY_S = 0.015  # after yielding to a waiter, wait this long before asking for the file again
 
@@ -46,7 +50,7 @@ class LogBusy(TimeoutError):
 
 
 class LogConnection:
-    """A leased DuckDB connection to one file; use :meth:`session` for every access."""
+    """A leased DuckDB connection to one file; use :meth:`session` for every access (:meth:`opening` for the first)."""
 
     def __init__(self, path: str | os.PathLike, *, linger: float = 0.5, timeout: float = 60.0):
         self.path = Path(path)
@@ -60,11 +64,18 @@ class LogConnection:
         self._closer: threading.Thread | None = None
         self._closed = False
         self._courtesy_until = 0.0
+        self._broken = False
+        self._opening = False
+        self._made: list[Path] = []  # what the opening created: folders, the lock file, the database and its WAL
         _open_connections.add(self)
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection, held for the duration of the ``with`` block (re-entrant within a thread)."""
+        """The connection, held for the duration of the ``with`` block (re-entrant within a thread).
+
+        A write the disk refuses (full, read-only) raises :class:`~explorer.log.LogUnavailable`; its
+        transaction is rolled back whole, and the next session reconnects.
+        """
         with self._thread_lock:
             if self._closed:
                 raise RuntimeError(f"log {self.path} is closed")
@@ -73,18 +84,38 @@ class LogConnection:
             self._depth += 1
             try:
                 yield self._conn
+            except duckdb.Error as exc:
+                fault = write_fault(exc, self.path)
+                if fault is None:
+                    raise
+                self._broken = True  # DuckDB may have invalidated the connection after a failed commit
+                raise _unavailable(f"log {self.path}: {fault}") from None
             finally:
                 self._depth -= 1
                 self._last_used = time.monotonic()
-                if self._depth == 0:
-                    if self._someone_waits():
-                        self._release()
-                        # Courtesy pause before our next turn, so the waiter gets the file rather than us again.
-                        self._courtesy_until = time.monotonic() + COURTESY_S
-                    elif self.linger <= 0:
-                        self._release()
-                    else:
-                        self._schedule_close()
+                if self._depth == 0 and not self._opening:
+                    self._settle()
+
+    @contextmanager
+    def opening(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The first session, in which the file is checked and migrated.
+
+        If it fails, this object closes and the files the opening created go again (the lock file, and
+        the database and its WAL where there was no database), so a rejected path leaves nothing beside
+        it. They are removed while the lock is still ours, so never what another process made or holds.
+        """
+        with self._thread_lock:
+            self._opening = True
+            try:
+                with self.session() as conn:
+                    yield conn
+            except BaseException:
+                self._abandon()
+                raise
+            finally:
+                self._opening = False
+                self._made = []
+            self._settle()
 
     def close(self) -> None:
         """Give the file back now; the object may not be used afterwards."""
@@ -100,13 +131,26 @@ class LogConnection:
 
     # -- lease -------------------------------------------------------------
 
+    def _settle(self) -> None:
+        """At the end of the outermost session: keep the file for ``linger`` seconds, or give it back now."""
+        if self._broken:
+            self._broken = False
+            self._release()
+        elif self._someone_waits():
+            self._release()
+            # Courtesy pause before our next turn, so the waiter gets the file rather than us again.
+            self._courtesy_until = time.monotonic() + COURTESY_S
+        elif self.linger <= 0:
+            self._release()
+        else:
+            self._schedule_close()
+
     def _acquire(self) -> None:
         pause = self._courtesy_until - time.monotonic()
         if pause > 0:
             time.sleep(pause)
         deadline = time.monotonic() + self.timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        lock_fd = self._open_lock_file()
         wait_fd = None
         delay = 0.001
         try:
@@ -116,27 +160,87 @@ class LogConnection:
                     break
                 except BlockingIOError:
                     if wait_fd is None:
-                        wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o666)
+                        try:
+                            wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o666)
+                        except OSError as exc:
+                            raise _unavailable(f"log {self.path}: cannot create {self.path.name}.wait: {os_fault(exc, self.path.parent)}") from None
                         fcntl.flock(wait_fd, fcntl.LOCK_SH)
                     delay = self._backoff(delay, deadline, "another Clip Explorer process")
+            self._lock_fd, lock_fd = lock_fd, None  # ours from here on, also if connecting fails
+            if self._opening and not self.path.exists():
+                self._made += [self.path, Path(f"{self.path}.wal")]
             # The lock file keeps our own processes in turn; DuckDB's lock can still be held by a
             # foreign process (e.g. a `duckdb` shell), so its error is retried too.
             while True:
                 try:
-                    self._conn = duckdb.connect(str(self.path))
+                    self._conn = duckdb.connect(str(self.path), config=CONNECT_CONFIG)
                     break
                 except duckdb.IOException as exc:
-                    if "lock" not in str(exc).lower():
+                    if "could not set lock" not in str(exc).lower():  # not "lock" alone: "block" is in disk errors
+                        fault = write_fault(exc, self.path)
+                        if fault is not None:
+                            raise _unavailable(f"log {self.path}: {fault}") from None
                         raise
                     delay = self._backoff(delay, deadline, "a process outside Clip Explorer")
             # no progress bars: they would land in server logs and notebook stderr
             self._conn.execute("SET enable_progress_bar = false")
-            self._lock_fd, lock_fd = lock_fd, None
+        except BaseException:
+            if not self._opening:  # an opening keeps the lock until it has cleaned up (see opening())
+                self._release()
+            raise
         finally:
             if lock_fd is not None:
                 os.close(lock_fd)
             if wait_fd is not None:
                 os.close(wait_fd)
+
+    def _open_lock_file(self) -> int:
+        """Open ``<db>.lock`` (and its folder), noting in an opening whether this call created them."""
+        lock = Path(f"{self.path}.lock")
+        try:
+            if self._opening:
+                self._made += [folder for folder in self.path.parents if not folder.exists()]
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            fault = os_fault(exc, self.path.parent)
+            if self.path.exists():
+                raise _unavailable(f"log {self.path}: cannot create its lock file {lock.name}: {fault}") from None
+            raise _unavailable(f"cannot create a log at {self.path}: {fault}") from None
+        if self._opening:
+            self._made.append(lock)
+        return fd
+
+    def _abandon(self) -> None:
+        """After a failed opening: close for good, removing what the opening created if the lock is still ours.
+
+        The lock file goes last. A process already queueing on it then locks the removed file while a
+        newcomer locks a new one; DuckDB's own lock on the database still keeps the two apart.
+        """
+        self._closed = True
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except duckdb.Error:
+                pass  # nothing of ours in it to keep
+            self._conn = None
+        if self._lock_fd is None:
+            return  # never held it (busy, or no lock file could be made): nothing may be removed
+        try:
+            files = [p for p in self._made if not p.is_dir()]
+            for path in sorted(files, key=lambda p: p.name.endswith(".lock")):  # the lock file last
+                path.unlink(missing_ok=True)
+            for folder in sorted((p for p in self._made if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+                try:
+                    folder.rmdir()  # only if empty: another process may have put something there meanwhile
+                except OSError:
+                    pass
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _backoff(self, delay: float, deadline: float, holder: str) -> float:
         if time.monotonic() + delay > deadline:
@@ -184,6 +288,61 @@ class LogConnection:
                     return
                 wait = self.linger - idle if self._depth == 0 else self.linger
             time.sleep(max(min(wait, 0.05), 0.005))
+
+
+# -- faults of the disk, not of the input -------------------------------------------------------
+
+# What DuckDB says (it puts the OS's strerror in its message) when a write fails for want of room or rights,
+# and what the user can do about it.
+_WRITE_FAULTS = [
+    ("No space left on device", "the disk is full", "free some space and try again"),
+    ("Disk quota exceeded", "the disk quota is used up", "free some space and try again"),
+    ("File too large", "the file size limit is reached", "raise the limit (ulimit -f) and try again"),
+    ("Read-only file system", "the file system is read-only", "a log must be writable"),
+    ("Operation not permitted", "writing is not permitted (read-only or immutable)", "a log must be writable"),
+    ("Permission denied", "writing is not permitted (permission denied)", "a log must be writable"),
+]
+
+
+def write_fault(exc: BaseException, path: Path) -> str | None:
+    """What stopped a write to the log at ``path`` ("the disk is full (…); free …"), or None for any other error.
+
+    Only errors naming the log's own files count (a user's query may fail on another disk). The chain is
+    searched too: a failed COMMIT is often followed by a failed ROLLBACK, which hides it.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if str(path) in text:
+            for needle, fault, advice in _WRITE_FAULTS:
+                if needle in text:
+                    return f"{fault} ({text.strip().splitlines()[0]}); nothing was written, {advice}"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+_OS_FAULTS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file size limit is reached",
+    errno.EROFS: "{folder} is on a read-only file system",
+    errno.EACCES: "{folder} is not writable (permission denied)",
+    errno.EPERM: "{folder} is not writable (not permitted)",
+    errno.ENOENT: "{folder} does not accept new files",  # e.g. /proc
+    errno.ENOTDIR: "{folder} is not a folder",
+}
+
+
+def os_fault(exc: OSError, folder: Path) -> str:
+    """One phrase for an OSError met while creating a file in ``folder``."""
+    return _OS_FAULTS.get(exc.errno, "{folder}: " + (exc.strerror or str(exc))).format(folder=folder)
+
+
+def _unavailable(message: str) -> Exception:
+    from explorer.log.log import LogUnavailable  # log.py imports this module, so the class is looked up late
+
+    return LogUnavailable(message)
 
 
 _open_connections: "weakref.WeakSet[LogConnection]" = weakref.WeakSet()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -70,6 +71,96 @@ def media_folder_for(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + "-media")
 
 
+# -- what a path must be before DuckDB sees it ----------------------------------------------------------------
+
+# Files people mistake for a log, by their first bytes, so the error says what the file is. A DuckDB file has
+# "DUCK" at offset 8 (after its header's checksum); nothing else reaches DuckDB, which would try to load a
+# scanner extension for some (SQLite) and would block on others (a named pipe).
+_KNOWN_FORMATS = [
+    (0, b"SQLite format 3\0", "a SQLite database"),
+    (0, b"PAR1", "a Parquet file"),
+    (0, b"ARROW1", "an Arrow file"),
+    (0, b"PK\x03\x04", "a ZIP archive"),
+    (0, b"\x1f\x8b", "a gzip file"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"\x89PNG", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (4, b"ftyp", "an MP4 video"),
+    (0, b"RIFF", "a RIFF file (WebP, WAV or AVI)"),
+]
+_SPECIAL_FILES = [(stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISSOCK, "a socket")]
+
+
+def _check_log_path(path: Path, *, create: bool) -> None:
+    """Refuse a path that cannot hold a log, reading at most its first bytes: nothing is created or locked yet."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not create:
+            raise LogMissing(f"no Clip Explorer log at {path}") from None
+        _check_can_create(path)
+        return
+    except NotADirectoryError:
+        raise LogError(f"{path}: {_first_file_above(path)} is a file, not a folder") from None
+    except OSError as exc:
+        raise LogUnavailable(f"{path} cannot be reached ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise LogError(f"{path} is a folder; give the path of a .duckdb file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+        raise LogUnavailable(f"{path} is {kind}, not a regular file; a log is a .duckdb file")
+    head = _read_head(path)
+    if head[8:12] != b"DUCK":
+        kind = "an empty file" if not head else next((name for at, magic, name in _KNOWN_FORMATS if head[at:at + len(magic)] == magic), None)
+        if kind:
+            raise LogError(f"{path} is {kind}, not a Clip Explorer log; choose another --db")
+        raise LogError(f"{path} cannot be opened as a Clip Explorer log: it is not a DuckDB database; choose another --db")
+    # Written in place, with DuckDB's write-ahead log and our lock file beside it: the file and its folder must be writable.
+    if _read_only_mount(path):
+        raise LogUnavailable(f"{path} is on a read-only file system; a log must be writable (copy it to a writable folder)")
+    if not os.access(path, os.W_OK):
+        raise LogUnavailable(f"{path} is read-only; a log must be writable (check its permissions)")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise LogUnavailable(f"{path} cannot be written: its folder {path.parent} is read-only (the log keeps {path.name}.wal beside it)")
+
+
+def _check_can_create(path: Path) -> None:
+    folder = path.parent
+    while not folder.exists():  # the folders still to be made: the first one that exists must take them
+        folder = folder.parent
+    if not folder.is_dir():
+        raise LogError(f"{path}: {folder} is a file, not a folder")
+    if _read_only_mount(folder):
+        raise LogUnavailable(f"cannot create a log at {path}: {folder} is on a read-only file system")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LogUnavailable(f"cannot create a log at {path}: {folder} is not writable (permission denied)")
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # some kernel files (/proc/kmsg) block a plain read
+    except OSError as exc:
+        raise LogUnavailable(f"{path} cannot be read ({exc.strerror})") from None
+    try:
+        return os.read(fd, 16)
+    except OSError as exc:
+        raise LogUnavailable(f"{path} cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _first_file_above(path: Path) -> Path:
+    return next((p for p in reversed(path.parents) if p.is_file()), path.parent)
+
+
 class Log:
     """One log file and its media folder.
 
@@ -80,30 +171,38 @@ class Log:
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True, linger: float = 0.5, timeout: float = 60.0):
         self.path = Path(path).expanduser().resolve()
-        if self.path.is_dir():
-            raise LogError(f"{self.path} is a folder; give the path of a .duckdb file")
-        if not create and not self.path.exists():
-            # Checked before anything touches the disk: a typo in a path must not leave a new log (or lock) behind.
-            raise LogMissing(f"no Clip Explorer log at {self.path}")
+        # Checked before anything touches the disk: a typo, a pipe or another program's file must leave nothing behind.
+        _check_log_path(self.path, create=create)
         self.media = MediaStore(media_folder_for(self.path))
         self.connection = LogConnection(self.path, linger=linger, timeout=timeout)
         self._open()
 
     def _open(self) -> None:
+        # A rejected open removes the lock file (and a database) it created: see LogConnection.opening.
         try:
-            with self.connection.session() as conn:
-                done = applied(conn)
-                unknown = sorted(set(done) - {name for name, _ in MIGRATIONS})
-                if unknown:
-                    raise LogError(f"{self.path} was written by a newer Clip Explorer (schema {unknown[-1]}); upgrade clip-explorer to open it")
-                if not done:
-                    tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
-                    if tables:
-                        raise LogError(f"{self.path} is a DuckDB database but not a Clip Explorer log (it holds tables {', '.join(tables[:5])}); choose another --db")
+            with self.connection.opening() as conn:
+                self._check_schema(conn)
                 migrate(conn)
-        except (duckdb.IOException, duckdb.SerializationException, duckdb.InvalidInputException, duckdb.CatalogException) as exc:
-            self.connection.release()
+        except duckdb.Error as exc:  # disk faults arrive as LogUnavailable; whatever else DuckDB says means it cannot be read
             raise LogError(f"{self.path} cannot be opened as a Clip Explorer log: it is not a DuckDB database or is damaged ({_first_line(exc)})") from None
+
+    def _check_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Refuse another application's DuckDB database, and a log written by a newer Clip Explorer."""
+        tables = [t for (t,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() ORDER BY table_name").fetchall()]
+        if not tables:
+            return  # a new log
+        columns = {c for (c,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'main' "
+            "AND table_name = 'schema_migrations'").fetchall()}
+        done = applied(conn) if {"name", "applied_at"} <= columns else []
+        # Every log records our first migration with its schema; another application's schema_migrations holds none of ours.
+        if MIGRATIONS[0][0] not in done:
+            raise LogError(f"{self.path} is a DuckDB database of another application, not a Clip Explorer log "
+                           f"(it holds tables {', '.join(tables[:5])}); choose another --db")
+        unknown = sorted(set(done) - {name for name, _ in MIGRATIONS})
+        if unknown:
+            raise LogError(f"{self.path} was written by a newer Clip Explorer (schema {unknown[-1]}); upgrade clip-explorer to open it")
 
     def close(self) -> None:
         self.connection.close()
