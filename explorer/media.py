@@ -272,12 +272,17 @@ class MediaStore:
         return self.root / sha256[:2] / f"{sha256}{suffix}"
 
     def put(self, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None) -> StoredClip:
-        """Encode and store a clip with its poster and thumbnail; a clip already stored is not rewritten."""
+        """Encode and store a clip with its poster and thumbnail; a clip already stored is not rewritten.
+
+        All or nothing: when any step fails (a full disk, say), every file this call wrote is removed
+        again, temporary ones included, and the error is raised.
+        """
         frames = check_frames(frames)
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".mp4")
         os.close(fd)
         tmp = Path(tmp_name)
+        written: list[Path] = []  # companions this call wrote, and the fan-out folder if it made it
         # Poster and thumbnail are made on a second thread while x264 (which releases the GIL) encodes.
         companions = _companion_pool.submit(lambda: (poster_from_frames(frames), thumbnail_from_frames(frames, fps)))
         try:
@@ -287,12 +292,22 @@ class MediaStore:
             path, poster, thumb = self.path(sha), self.path(sha, ".poster.jpg"), self.path(sha, ".thumb.webp")
             size = tmp.stat().st_size
             if not path.exists():
+                if not path.parent.exists():
+                    written.append(path.parent)
                 # Poster and thumbnail first: a clip file on disk always has its companions.
-                _write_atomic(poster, poster_bytes)
-                _write_atomic(thumb, thumb_bytes)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                for companion, data in ((poster, poster_bytes), (thumb, thumb_bytes)):
+                    written.append(companion)
+                    _write_atomic(companion, data)
                 os.chmod(tmp, 0o644)
                 os.replace(tmp, path)
+        except BaseException:
+            # Named by their content (which holds the run id), these files are this call's alone: remove them all.
+            for file in reversed(written):
+                try:
+                    file.rmdir() if file.is_dir() else file.unlink(missing_ok=True)
+                except OSError:
+                    pass  # the fan-out folder, if another clip has moved in meanwhile
+            raise
         finally:
             tmp.unlink(missing_ok=True)
         count, height, width, _ = frames.shape

@@ -207,3 +207,47 @@ def test_thumbnails_keep_the_clip_aspect_ratio(width, height, expected):
     poster = Image.open(io.BytesIO(media.poster_from_frames(frames)))
     assert poster.size == (width, height)
 
+
+
+# -- a disk that fills while a clip is stored (issue 9) -----------------------------------------------------------
+
+def _stored_files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+
+
+def test_a_failed_thumbnail_write_takes_the_poster_with_it(tmp_path, monkeypatch):
+    writes = []
+
+    def write_then_fail(path, data):
+        writes.append(path.name)
+        if path.name.endswith(".thumb.webp"):
+            raise OSError(28, "No space left on device")
+        real_write(path, data)
+
+    real_write = media._write_atomic
+    monkeypatch.setattr(media, "_write_atomic", write_then_fail)
+    store = MediaStore(tmp_path / "media")
+    with pytest.raises(OSError, match="No space left on device"):
+        store.put(gradient_clip(), fps=8, recipe={"run": "r", "request": {}})
+    assert writes[0].endswith(".poster.jpg")  # the poster was written first, then removed again
+    assert _stored_files(tmp_path / "media") == []
+
+
+def test_a_disk_that_fills_mid_clip_keeps_no_part_of_it(tmp_path):
+    from faults import PAGE, fill, tmpfs
+
+    frames, recipe = gradient_clip(), {"run": "r", "request": {}}
+    sizes = MediaStore(tmp_path / "probe").put(frames, fps=8, recipe=recipe)
+    pages = lambda path: -(-path.stat().st_size // PAGE)  # noqa: E731 - tmpfs spends whole pages
+    mp4_and_poster = (pages(sizes.path) + pages(sizes.poster)) * PAGE  # the same bytes again: room for all but the thumbnail
+    with tmpfs(tmp_path / "mnt", size="1m") as mnt:
+        store = MediaStore(mnt / "media")
+        (mnt / "media").mkdir()
+        fill(mnt, leave=mp4_and_poster)
+        with pytest.raises(OSError) as caught:
+            store.put(frames, fps=8, recipe=recipe)
+        assert caught.value.errno == 28  # ENOSPC, at the thumbnail
+        assert _stored_files(mnt / "media") == []
+        (mnt / "filler").unlink()
+        clip = store.put(frames, fps=8, recipe=recipe)  # with room again, the whole clip
+        assert _stored_files(mnt / "media") == sorted(str(p.relative_to(mnt / "media")) for p in (clip.path, clip.poster, clip.thumb))
