@@ -1,8 +1,9 @@
 """`explorer …`: generate, list, rate, vote, show and fork clips from the shell (Typer + Rich).
 
 Every command takes `--db` (else `EXPLORER_DB`, else `explorer.duckdb` in
-the working folder). Exit codes: 0 done, 1 the run failed or was cancelled,
-2 bad input (the message names the field).
+the working folder). Exit codes: 0 done, 1 the run failed or was cancelled or
+the environment stopped the work (a full disk, a read-only log, a busy log),
+2 bad input (one line on stderr naming the option).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
+import typer.rich_utils
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from explorer.limits import JSON_DEPTH, RANGES
 from explorer.request import LIMITS, RequestError, parse_size
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
@@ -42,25 +46,78 @@ TextOption = typer.Option(None, help="Only prompts containing this text.")
 TagOption = typer.Option(None, help="Only runs carrying this tag.")
 AuthorFilterOption = typer.Option(None, "--author", help="Only runs by this author.")
 BackendFilterOption = typer.Option(None, help="Only this backend.")
-MinRatingOption = typer.Option(None, help="Only runs whose mean rating is at least this.")
+MinRatingOption = typer.Option(None, help="Only runs whose mean rating is at least this (0–5).")
+STATUSES = "succeeded, failed, cancelled or running"
 
 
 def _range(name: str) -> str:
-    low, high = LIMITS[name]
+    low, high = RANGES[name]
     return "–".join(str(int(v)) if float(v).is_integer() else str(v) for v in (low, high))
 
 
+def say(text: str, *, console: Console = out, style: str | None = None) -> None:
+    """Print text that may hold user input as it is: no markup (a note may say "[/b]"), no highlighting, no wrapping.
+
+    Rich's highlighter and wrapper cost time that grows with the square of a line's length; plain output stays linear.
+    """
+    console.print(Text(text, style=style or ""), soft_wrap=True, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One line on stderr, ``error: …``; the caller raises what this returns (exit 2: bad input, 1: the environment)."""
+    err.print(Text("error: ", style="red") + Text(message), soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
+# The option a field of the Python API is given by, for messages: `min_rating: …` reads `--min-rating: …` (arguments keep their names).
+OPTIONS = {
+    "author": "--author", "note": "--note", "tag": "--tag", "tags": "--tag", "text": "--text", "status": "--status",
+    "min_rating": "--min-rating", "limit": "--limit", "sort": "--sort", "backend": "--backend", "model": "--model",
+    "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
+    "steps": "--steps", "guidance": "--guidance", "extra": "--param",
+}
+REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent")
+
+
+def _name_options(message: str, options: dict[str, str]) -> str:
+    """Rewrite each ``field: …`` of a message from the Python API as the option the user typed."""
+    parts = []
+    for part in message.split("; "):
+        field, sep, rest = part.partition(": ")
+        head, dot, tail = field.partition(".")  # extra.strength: …
+        name = options.get(head) if sep and head.isidentifier() else None
+        if name and dot:
+            name += f"{'.' if ' ' in name else ' '}{tail}"  # --param strength, --set extra.strength
+        parts.append(f"{name}: {rest}" if name else part)
+    return "; ".join(parts)
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the errors users cause into one clear line and exit code 2, never a traceback."""
-    from explorer.log import LogBusy, LogError
+def _errors(**names: str) -> Iterator[None]:
+    """Turn the errors users cause into one clear line, never a traceback: exit 2 for bad input, 1 for the environment.
+
+    ``names`` overrides :data:`OPTIONS` for this command (e.g. ``text="TEXT"`` where text is an argument).
+    """
+    from explorer.log import LogBusy, LogError, LogUnavailable
     from explorer.media import MediaError
 
     try:
         yield
-    except (RequestError, LogError, MediaError, LogBusy) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    except (LogUnavailable, LogBusy) as exc:
+        raise fail(str(exc), 1) from None
+    except (RequestError, LogError, MediaError) as exc:
+        raise fail(_name_options(str(exc), {**OPTIONS, **names})) from None
+
+
+def _usage_error(error: Exception) -> None:
+    """Click's errors (a missing argument, `--limit abc`) as one line too, instead of usage text in a box."""
+    if error.__class__.__name__ == "NoArgsIsHelpError":  # the help was printed: nothing is wrong
+        return
+    ctx = getattr(error, "ctx", None)
+    fail(error.format_message() + (f" (see: {ctx.command_path} --help)" if ctx is not None else ""))
+
+
+typer.rich_utils.rich_format_error = _usage_error
 
 
 def _lab(db: Optional[Path], author: Optional[str] = None, *, create: bool = False):
@@ -80,6 +137,8 @@ def _parse_params(params: list[str]) -> dict[str, Any]:
             extra[key] = json.loads(value)
         except json.JSONDecodeError:
             extra[key] = value
+        except RecursionError:  # json recurses per level: a value thousands of levels deep never reaches the request's check
+            raise RequestError([f"--param {key}: must not nest lists and objects more than {JSON_DEPTH} levels deep"]) from None
     return extra
 
 
@@ -102,13 +161,15 @@ def _print_run(run, as_json: bool) -> None:
         out.print_json(json.dumps(run.to_dict()))
         return
     colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
-    out.print(f"[{colour}]{run.status}[/{colour}] run [bold]{run.id}[/bold]  {run.request.prompt!r}  seed={run.request.seed} {run.request.size} {run.request.frames}f@{run.request.fps:g}fps")
+    r = run.request
+    line = Text(run.status, style=colour) + Text(f" run {run.id}  {r.prompt!r}  seed={r.seed} {r.size} {r.frames}f@{r.fps:g}fps")
+    out.print(line, soft_wrap=True, highlight=False)
     if run.ok:
-        out.print(f"  clip: {run.media}")
+        say(f"  clip: {run.media}")
     if run.error:
-        out.print(f"  error: {run.error}", highlight=False)
+        say(f"  error: {run.error}")
     if run.hint:
-        out.print(f"  hint: {run.hint}", highlight=False)
+        say(f"  hint: {run.hint}")
 
 
 def _finish(run, as_json: bool) -> None:
@@ -169,19 +230,14 @@ def fork(
     as_json: bool = JsonOption,
 ) -> None:
     """Run a logged run (or a clip file's recipe) again with some fields changed, recording the parent."""
-    with _errors():
+    with _errors(**{field: f"--set {field}" for field in REQUEST_FIELDS}):
         changes = _parse_params(set_)
         if isinstance(changes.get("size"), str):
             changes["width"], changes["height"] = parse_size(changes.pop("size"))
         # A clip file carries its recipe, so forking one may start a new log; a run id needs the log it is in.
         lab = _lab(db, author, create=source.lower().endswith(".mp4"))
-        run = _generate(lab, lambda on_step: _fork(lab, source, changes, on_step), as_json)
+        run = _generate(lab, lambda on_step: lab.fork(source, progress=False, on_step=on_step, **changes), as_json)
     _finish(run, as_json)
-
-
-def _fork(lab, source, changes, on_step):
-    base, parent = lab._source(source)
-    return lab.generate(base.replace(**changes, parent=parent), progress=False, on_step=on_step)
 
 
 @app.command()
@@ -190,10 +246,10 @@ def runs(
     tag: Optional[str] = TagOption,
     author: Optional[str] = AuthorFilterOption,
     backend: Optional[str] = BackendFilterOption,
-    status: Optional[str] = typer.Option(None, help="succeeded, failed, cancelled or running."),
+    status: Optional[str] = typer.Option(None, help=f"{STATUSES[0].upper()}{STATUSES[1:]}."),
     min_rating: Optional[float] = MinRatingOption,
     sort: str = typer.Option("newest", help="newest, oldest or rating."),
-    limit: int = typer.Option(50, help="At most this many rows."),
+    limit: int = typer.Option(50, help=f"At most this many rows ({_range('limit')})."),
     db: Optional[Path] = DbOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -209,9 +265,15 @@ def runs(
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width or None, max_width=None if width else 28)
     for row in frame.itertuples():
         rating = f"{row.rating:.1f} ({row.ratings})" if row.ratings else ""
-        table.add_row(row.id, f"{row.created_at:%m-%d %H:%M}", row.status, rating, row.prompt, str(row.seed), ", ".join(row.tags), row.author)
+        # Text cells, cut to what the column shows: a prompt is user text (never markup), and measuring 4000 characters per cell is waste.
+        cells = [row.id, f"{row.created_at:%m-%d %H:%M}", row.status, rating, _cut(row.prompt), str(row.seed), _cut(", ".join(row.tags)), _cut(row.author)]
+        table.add_row(*(Text(cell) for cell in cells))
     out.print(table)
-    out.print(f"{len(frame)} run(s) in {lab.log.path}", soft_wrap=True)
+    say(f"{len(frame)} run(s) in {lab.log.path}")
+
+
+def _cut(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 @app.command()
@@ -227,7 +289,7 @@ def rate(
     with _errors():
         lab = _lab(db, author)
         lab.rate(run_id, score, tags=tag, note=note)
-        out.print(f"rated {lab.log.resolve(run_id)} {'★' * score}{'☆' * (5 - score)} as {lab.author}")
+        say(f"rated {lab.log.resolve(run_id)} {'★' * score}{'☆' * (5 - score)} as {lab.author}")
 
 
 @app.command()
@@ -242,7 +304,7 @@ def vote(
     with _errors():
         lab = _lab(db, author)
         lab.vote(winner_id, loser_id, tie=tie)
-        out.print(f"vote recorded: {'tie between' if tie else 'winner'} {lab.log.resolve(winner_id)} {'and' if tie else 'over'} {lab.log.resolve(loser_id)}")
+        say(f"vote recorded: {'tie between' if tie else 'winner'} {lab.log.resolve(winner_id)} {'and' if tie else 'over'} {lab.log.resolve(loser_id)}")
 
 
 @app.command()
@@ -255,10 +317,10 @@ def annotate(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Attach a note to a frame (or frame range) of a run."""
-    with _errors():
+    with _errors(text="text"):  # the argument, not runs' --text
         lab = _lab(db, author)
         lab.annotate(run_id, text, frame=frame, end_frame=end_frame)
-        out.print(f"note added to {lab.log.resolve(run_id)} at frame {frame}")
+        say(f"note added to {lab.log.resolve(run_id)} at frame {frame}")
 
 
 @app.command()
@@ -276,9 +338,9 @@ def show(
             if as_json:
                 out.print_json(json.dumps(recipe))
             else:
-                out.print(f"clip [bold]{target}[/bold] from run [bold]{recipe.get('run')}[/bold]")
+                say(f"clip {target} from run {recipe.get('run')}")
                 _print_fields(recipe["request"])
-                out.print(f"fork it: explorer fork {target} --set seed=…")
+                say(f"fork it: explorer fork {target} --set seed=…")
             return
         lab = _lab(db)
         row = lab.log.run(target)
@@ -287,11 +349,11 @@ def show(
         row["ratings"] = json.loads(ratings.to_json(orient="records", date_format="iso"))
         out.print_json(json.dumps(row, default=str))
         return
-    out.print(f"run [bold]{row['id']}[/bold] {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
+    say(f"run {row['id']} {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
     _print_fields(row["request"])
     _print_fields({key: row.get(key) for key in ("media", "media_sha256", "duration_s", "device", "error", "hint")})
     for r in ratings.itertuples():
-        out.print(f"  rated {'★' * r.score} by {r.author}" + (f" tags {', '.join(r.tags)}" if len(r.tags) else "") + (f": {r.note}" if r.note else ""))
+        say(f"  rated {'★' * r.score} by {r.author}" + (f" tags {', '.join(r.tags)}" if len(r.tags) else "") + (f": {r.note}" if r.note else ""))
 
 
 def _print_fields(fields: dict) -> None:
@@ -303,7 +365,7 @@ def _print_fields(fields: dict) -> None:
             value = f"{value:.4g}"
         elif isinstance(value, (dict, list)):
             value = json.dumps(value, ensure_ascii=False, default=str)
-        out.print(f"  {key}: {value}", highlight=False, markup=False, soft_wrap=True)
+        say(f"  {key}: {value}")
 
 
 @app.command()
@@ -313,7 +375,7 @@ def lineage(run_id: str = typer.Argument(..., help="Run id or unique prefix."), 
         frame = _lab(db).lineage(run_id)
     for row in frame.itertuples():
         marker = "→" if row.depth == 0 else " "
-        out.print(f"{marker} {'  ' * (row.depth - frame.depth.min())}{row.id} {row.status} seed={row.seed} {row.prompt!r}", highlight=False)
+        say(f"{marker} {'  ' * (row.depth - frame.depth.min())}{row.id} {row.status} seed={row.seed} {row.prompt!r}")
 
 
 @app.command()
@@ -343,13 +405,17 @@ def export(
     author: Optional[str] = AuthorFilterOption,
     backend: Optional[str] = BackendFilterOption,
     min_rating: Optional[float] = MinRatingOption,
-    status: str = typer.Option("succeeded", help="succeeded, failed, cancelled or running."),
-    limit: Optional[int] = typer.Option(None, help="At most this many clips, newest first (default: all)."),
+    status: str = typer.Option("succeeded", help=f"{STATUSES[0].upper()}{STATUSES[1:]}."),
+    limit: Optional[int] = typer.Option(None, help=f"At most this many clips, newest first ({_range('limit')}; default: all)."),
     by: str = typer.Option("auto", help="Leaderboard grouping: auto (the first of model, backend, guidance, steps, …, prompt that most votes "
                                           "split; else each clip), model, backend, tag, run (each clip), or a request field."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that holds other files (not an earlier export)."),
     db: Optional[Path] = DbOption,
 ) -> None:
-    """Write a static review page (leaderboard and clips) that opens from disk in any browser, no server."""
+    """Write a static review page (leaderboard and clips) that opens from disk in any browser, no server.
+
+    `--out` must be a new or empty folder, or an earlier export (re-exporting refreshes it); any other folder needs `--force`.
+    """
     from explorer.export import ExportError
     from explorer.export import export as export_folder
 
@@ -357,15 +423,14 @@ def export(
         try:
             lab = _lab(db)
             summary = export_folder(lab, out_dir, text=text, tag=tag, author=author, backend=backend, min_rating=min_rating,
-                                    status=status, limit=limit, by=by)
+                                    status=status, limit=limit, by=by, force=force)
         except ExportError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(2) from None
+            raise fail(_name_options(str(exc), OPTIONS), 1 if exc.environment else 2) from None
     media = f"{summary.media_files} media files ({summary.linked} hard-linked, {summary.copied} copied)"
-    out.print(f"wrote {summary.clips} clip(s) ({summary.bytes / 1e6:.1f} MB) to {summary.out_dir}/: index.html + {media}", highlight=False, soft_wrap=True)
+    say(f"wrote {summary.clips} clip(s) ({summary.bytes / 1e6:.1f} MB) to {summary.out_dir}/: index.html + {media}")
     if summary.missing:
-        out.print(f"[yellow]{summary.missing} clip file(s) missing from {lab.log.media.root}: shown without video[/yellow]", highlight=False)
-    out.print(f"open it: {summary.url}  (double-click index.html, or: python -m webbrowser {summary.index})", highlight=False, soft_wrap=True)
+        say(f"{summary.missing} clip file(s) missing from {lab.log.media.root}: shown without video", style="yellow")
+    say(f"open it: {summary.url}  (double-click index.html, or: python -m webbrowser {summary.index})")
 
 
 @app.command()
@@ -399,12 +464,13 @@ def gallery(
         for r in items:
             request = r.request
             if _recipe_key(request.to_dict()) in done:
-                out.print(f"[dim]skip[/dim]  {r.name}: already in {lab.log.path.name}", highlight=False)
+                say(f"skip  {r.name}: already in {lab.log.path.name}")
                 continue
             run = _generate(lab, lambda on_step, request=request: lab.generate(request, progress=False, on_step=on_step), as_json=False)
             made.append(run)
             colour = "green" if run.ok else "red"
-            out.print(f"[{colour}]{run.status}[/{colour}] {r.name}: run {run.id}" + (f"  {run.media}" if run.ok else f"  {run.error}"), highlight=False, soft_wrap=True)
+            out.print(Text(run.status, style=colour) + Text(f" {r.name}: run {run.id}" + (f"  {run.media}" if run.ok else f"  {run.error}")),
+                      highlight=False, soft_wrap=True)
     failed = [run for run in made if not run.ok]
     out.print(f"{len(made)} clip(s) made, {len(items) - len(made)} already there, in {lab.log.path}", highlight=False, soft_wrap=True)
     out.print(f"look at them: explorer runs --db {db}   or   explorer export --db {db} --out DIR", highlight=False, soft_wrap=True)
@@ -450,8 +516,7 @@ def lab(
         extra.insert(0, str(notebook))
         notebook = Path("notebooks/quickstart.ipynb")
     if not notebook.is_file():
-        err.print(f"[red]error:[/red] no notebook at {notebook} (run from the repository root, or give a path)", highlight=False)
-        raise typer.Exit(2)
+        raise fail(f"no notebook at {notebook} (run from the repository root, or give a path)")
     root = Path.cwd().resolve()
     notebook = notebook.resolve()
     if root not in notebook.parents:

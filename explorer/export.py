@@ -23,6 +23,7 @@ Content-Security-Policy allows only the page's own script (by hash).
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import html
 import json
@@ -51,7 +52,19 @@ _STALE_RE = re.compile(r"^[0-9a-f]{64}\.(mp4|poster\.jpg)$")
 
 
 class ExportError(ValueError):
-    """An export that cannot be written as asked (a bad option or output folder); the message says which."""
+    """An export that cannot be written as asked (a bad option or output folder); the message says which.
+
+    ``environment`` is true when the place, not the request, is at fault (a full disk, a read-only folder).
+    """
+
+    def __init__(self, message: str, *, environment: bool = False):
+        super().__init__(message)
+        self.environment = environment
+
+
+# What the disk or the folder's permissions cause, as opposed to a bad --out (a path under /proc, a file).
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+GENERATOR = '<meta name="generator" content="Clip Explorer'  # in every page written: marks a folder as an export
 
 
 @dataclass(frozen=True)
@@ -87,19 +100,56 @@ def export_page(lab: Lab, out_dir: str | os.PathLike, **filters: Any) -> Path:
     return export(lab, out_dir, **filters).index
 
 
-def export(lab: Lab, out_dir: str | os.PathLike, *, by: str = "auto", status: str | None = "succeeded", **filters: Any) -> ExportSummary:
-    """:func:`export_page`, returning an :class:`ExportSummary` (clips, bytes, …)."""
+def export(lab: Lab, out_dir: str | os.PathLike, *, by: str = "auto", status: str | None = "succeeded", force: bool = False,
+           **filters: Any) -> ExportSummary:
+    """:func:`export_page`, returning an :class:`ExportSummary` (clips, bytes, …).
+
+    ``out_dir`` must be missing, empty or an earlier export (its ``index.html`` says so); any other folder
+    (``/``, a home folder, a project) is refused unless ``force=True``, so a slip of the finger writes nothing.
+    """
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
         raise ExportError(f"{unknown[0]}: not an export filter (filters: {', '.join(FILTERS)}, by)")
     out = Path(out_dir).expanduser()
+    try:
+        _check_out(lab, out, force)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+    filters = {k: v for k, v in filters.items() if v is not None}
+    board, kind = _leaderboard(lab, by)  # first: a bad ``by`` or filter fails before anything is written
+    runs = lab.runs(status=status, sort="newest", **filters)
+    try:
+        return _write(lab, out, runs, board, kind, by, {"status": status, **filters})
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+
+
+def _check_out(lab: Lab, out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out: {out} is a file; give a folder (it is created if missing)")
     if out.resolve() == lab.log.media.root.resolve() or lab.log.media.root.resolve() in out.resolve().parents:
         raise ExportError(f"--out: {out} is inside the log's media folder; choose another folder")
-    filters = {k: v for k, v in filters.items() if v is not None}
-    board, kind = _leaderboard(lab, by)  # first: a bad ``by`` fails before anything is written
-    runs = lab.runs(status=status, sort="newest", **filters)
+    if force or not out.is_dir() or not any(out.iterdir()) or _is_export(out):
+        return
+    raise ExportError(f"--out: {out} is a folder with other files in it, not an earlier export; choose a new or empty folder "
+                      "(or pass --force to write index.html and media/ there anyway)")
+
+
+def _is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds a page an earlier export wrote (its index.html names Clip Explorer as the generator)."""
+    index = folder / "index.html"
+    try:
+        with index.open("rb") as page:
+            return GENERATOR.encode() in page.read(4096)
+    except OSError:
+        return False
+
+
+def _unwritable(out: Path, exc: OSError) -> ExportError:
+    return ExportError(f"--out: cannot write to {out}: {exc.strerror or exc}", environment=exc.errno in _ENVIRONMENT_ERRNOS)
+
+
+def _write(lab: Lab, out: Path, runs: pd.DataFrame, board: pd.DataFrame, kind: str, by: str, filters: dict[str, Any]) -> ExportSummary:
 
     media_dir = out / "media"
     media_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +176,7 @@ def export(lab: Lab, out_dir: str | os.PathLike, *, by: str = "auto", status: st
             stale.unlink()
 
     index = out / "index.html"
-    index.write_text(_page(lab, clips, board, kind, by, {"status": status, **filters}), encoding="utf-8")
+    index.write_text(_page(lab, clips, board, kind, by, filters), encoding="utf-8")
     size = index.stat().st_size + sum((media_dir / name).stat().st_size for name in wanted)
     return ExportSummary(index, out, len(clips), size, len(wanted), linked, copied, missing, kind)
 

@@ -178,14 +178,17 @@ class Lab:
         requests = [base.replace(seed=(base.seed + i) % (2**63 - 1), parent=parent) for i in range(1, n + 1)]
         return [self.generate(r, progress=progress) for r in requests]
 
-    def fork(self, source: str | Run | Request | os.PathLike, *, progress: bool = True, **changes: Any) -> Run:
+    def fork(self, source: str | Run | Request | os.PathLike, *, progress: bool = True, on_step: Callable[[Step], None] | None = None,
+             **changes: Any) -> Run:
         """Run ``source`` again with some fields changed, recording it as the parent.
 
         ``source`` is a run id (or unique prefix), a :class:`Run`, or the path of
-        an MP4 made by Clip Explorer (its recipe travels inside the file).
+        an MP4 made by Clip Explorer (its recipe travels inside the file; when its
+        run is not in this log, the fork starts a new family). ``parent`` is not
+        a change a fork can make: it is ``source``.
         """
         base, parent = self._source(source)
-        return self.generate(base.replace(**_changes(changes), parent=parent), progress=progress)
+        return self.generate(base.replace(**_changes(changes), parent=parent), progress=progress, on_step=on_step)
 
     def rerun(self, source: str | Run, *, progress: bool = True) -> Run:
         """The same request again (same seed: the same frames, on the same device)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -208,11 +209,26 @@ def _explain(exc: ValidationError) -> list[str]:
             continue
         else:
             message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{field}: {message}" + ("" if "(got " in message else f" (got {shown(given)})"))
+        inside = _INSIDE.match(message) if field == "extra" else None
+        if inside:  # a problem with one value inside extra: name it (extra.lora[0].path), not the whole dict
+            problems.append(f"extra.{inside.group(1)}: {message[inside.end():]}")
+            continue
+        problems.append(f"{field}: {message}" + ("" if "(got " in message or _quiet(field, error) else f" (got {shown(given)})"))
     return problems
+
+
+_INSIDE = re.compile(r"^([\w.\[\]]+): ")
+
+
+def _quiet(field: str, error: Any) -> bool:
+    """Our own checks of text and of extra say what is wrong without echoing it (it may be long, or not printable)."""
+    return error["type"] == "value_error" and (field in TEXT or field == "extra")
 
 
 def shown(value: Any, most: int = 60) -> str:
     """``repr(value)``, cut short: an error message must stay one readable line whatever it was given."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a list nested thousands deep
+        return f"a {type(value).__name__} nested too deeply to show"
     return text if len(text) <= most else f"{text[:most]}… ({len(text)} characters)"

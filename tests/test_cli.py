@@ -99,7 +99,7 @@ def test_failed_run_exits_1(tmp_path):
     db = tmp_path / "cli.duckdb"
     # a backend parameter the sketch backend does not know is refused before any work
     result = explorer("generate", "kite", "--param", "strength=0.4", "--db", db, check=False)
-    assert result.returncode == 2 and "extra.strength" in result.stderr
+    assert result.returncode == 2 and "--param strength: " in result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["generate"], ["runs"], ["rate"], ["vote"], ["show"], ["fork"], ["demo"]])

@@ -3,9 +3,10 @@
 Every route is a jupyter_server ``APIHandler``: authenticated (403 without
 credentials), XSRF-checked for cookie writes, JSON in and out. Writes are made
 as the server's authenticated user; an ``author`` in a body is ignored. Bodies
-are validated before anything reaches the log, and a bad one gets a 400 whose
-``error`` names the field. DuckDB work runs on a thread, so one slow query
-never stalls the server.
+and query arguments are held to :mod:`explorer.limits` (the same limits as the
+Python API and the CLI) before anything reaches the log: a bad one gets a 400
+whose ``error`` names the field, a body over ``BODY_BYTES`` a 413. DuckDB work
+runs on a thread, so one slow query never stalls the server.
 """
 
 from __future__ import annotations
@@ -15,39 +16,62 @@ import json
 import math
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import pandas as pd
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from tornado import web
 
 from explorer.lab import Lab
-from explorer.log import Log, LogBusy, LogError, LogMissing
+from explorer.limits import BODY_BYTES, RANGES, TAGS, TEXT, depth_problem, text_problem
+from explorer.log import Log, LogBusy, LogError, LogMissing, LogUnavailable
 from explorer.log import queries
-from explorer.request import RequestError
+from explorer.request import RequestError, shown
 from explorer.server.config import allowed_log
 
 RUN_FIELDS = ["id", "created_at", "author", "status", "backend", "model", "prompt", "negative_prompt", "seed", "frames", "fps", "width",
               "height", "steps", "guidance", "parent_id", "sweep_id", "duration_s", "error", "rating", "ratings", "tags", "my_rating"]
 
 
+def _text(field: str, *, required: bool = False) -> Any:
+    """A string held to the limits of ``field`` (length, valid Unicode, control characters), as a pydantic type."""
+
+    def check(value: str) -> str:
+        problem = text_problem(field, value) or ("must not be empty" if required and not value.strip() else None)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+def _whole(field: str, **extra: Any) -> Any:
+    low, high = RANGES[field]
+    return Field(ge=low, le=high, **extra)
+
+
+# Strict: JSON true/false for booleans, numbers for numbers; "yes" is not true and "3" is not 3.
+BODY = ConfigDict(extra="ignore", strict=True)  # extra: e.g. an "author" the client made up: ignored, never used
+
+
 class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # e.g. an "author" the client made up: ignored, never used
-    run_id: str = Field(min_length=1, max_length=32)
-    score: int = Field(ge=1, le=5, strict=True)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    note: str | None = Field(None, max_length=10000)
+    model_config = BODY
+    run_id: _text("run_id", required=True)
+    score: int = _whole("score")
+    tags: list[_text("tag")] = Field(default_factory=list, max_length=TAGS)
+    note: _text("note") | None = None
 
 
 class VoteIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    winner_id: str = Field(min_length=1, max_length=32)
-    loser_id: str = Field(min_length=1, max_length=32)
+    model_config = BODY
+    winner_id: _text("run_id", required=True)
+    loser_id: _text("run_id", required=True)
     tie: bool = False
 
 
 class Region(BaseModel):
+    model_config = ConfigDict(strict=True)
     x: float = Field(ge=0, le=1)
     y: float = Field(ge=0, le=1)
     w: float = Field(ge=0, le=1)
@@ -55,11 +79,11 @@ class Region(BaseModel):
 
 
 class AnnotationIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    run_id: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=10000)
-    frame: int = Field(0, ge=0, strict=True)
-    end_frame: int | None = Field(None, ge=0, strict=True)
+    model_config = BODY
+    run_id: _text("run_id", required=True)
+    text: _text("text", required=True)
+    frame: int = _whole("frame", default=0)
+    end_frame: int | None = _whole("end_frame", default=None)
     region: Region | None = None
 
 
@@ -116,24 +140,39 @@ class ExplorerAPIHandler(APIHandler):
             if empty is not _WRITE:
                 return empty
             raise web.HTTPError(404, f"{exc} yet; {NO_LOG_YET}") from None
+        except (LogBusy, LogUnavailable) as exc:
+            raise web.HTTPError(503, str(exc)) from None
         except (LogError, RequestError) as exc:
             message = str(exc)
             raise web.HTTPError(404 if "no run" in message else 400, message) from None
-        except LogBusy as exc:
-            raise web.HTTPError(503, str(exc)) from None
 
     def body(self, model: type[BaseModel]) -> Any:
+        size = len(self.request.body or b"")
+        if size > BODY_BYTES:
+            raise web.HTTPError(413, f"body: must be at most {BODY_BYTES} bytes (got {size})")
         try:
             data = json.loads(self.request.body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise web.HTTPError(400, "body: not valid JSON") from None
+        except RecursionError:  # the decoder recurses per level
+            raise web.HTTPError(400, "body: nested too deeply") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "body: expected a JSON object")
+        problem = depth_problem(data)
+        if problem:
+            raise web.HTTPError(400, f"body: {problem}")
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {_message(e)}" for e in exc.errors()]
             raise web.HTTPError(400, "; ".join(problems)) from None
+
+    def check(self, fn: Callable[[], Any]) -> None:
+        """Run a validation that raises RequestError; a 400 naming the field if it does (before any log work)."""
+        try:
+            fn()
+        except (RequestError, LogError) as exc:
+            raise web.HTTPError(400, str(exc)) from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -157,9 +196,9 @@ class ExplorerAPIHandler(APIHandler):
             try:
                 args[name] = kind(value)
             except ValueError:
-                raise web.HTTPError(400, f"{name}: expected {kind.__name__} (got {value!r})") from None
+                raise web.HTTPError(400, f"{name}: expected {kind.__name__} (got {shown(value)})") from None
             if kind in (int, float) and not math.isfinite(args[name]):
-                raise web.HTTPError(400, f"{name}: expected a finite number (got {value!r})")
+                raise web.HTTPError(400, f"{name}: expected a finite number (got {shown(value)})")
         return args
 
 
@@ -189,7 +228,7 @@ class LogHandler(ExplorerAPIHandler):
         self.reply(await self.work(fetch, empty))
 
 
-MAX_OFFSET = 1_000_000_000
+BY_LENGTH = 100  # a grouping: a field name, or extra.<name>
 RUN_FILTERS = {"text": str, "tag": str, "author": str, "backend": str, "model": str, "status": str, "min_rating": float,
                "sort": str, "limit": int, "offset": int}
 
@@ -199,14 +238,12 @@ class RunsHandler(ExplorerAPIHandler):
     async def get(self) -> None:
         args = self.query_args(RUN_FILTERS)
         limit, offset = args.pop("limit", 50), args.pop("offset", 0)
-        if not 1 <= limit <= 500:
-            raise web.HTTPError(400, f"limit: must be between 1 and 500 (got {limit})")
-        if not 0 <= offset <= MAX_OFFSET:
-            raise web.HTTPError(400, f"offset: must be between 0 and {MAX_OFFSET} (got {offset})")
-        if "status" in args and args["status"] not in ("running", "succeeded", "failed", "cancelled"):
-            raise web.HTTPError(400, f"status: must be running, succeeded, failed or cancelled (got {args['status']!r})")
-        if "min_rating" in args and not 0 <= args["min_rating"] <= 5:
-            raise web.HTTPError(400, f"min_rating: must be between 0 and 5 (got {args['min_rating']})")
+        low, high = RANGES["page"]
+        if not low <= limit <= high:  # a page, not a whole listing: tighter than limits.RANGES["limit"]
+            raise web.HTTPError(400, f"limit: must be between {low} and {high} (got {limit})")
+        self.check(lambda: queries.check_filters(**{k: v for k, v in args.items() if k != "sort"}, offset=offset))
+        if args.get("sort", "newest") not in queries.SORTS:
+            raise web.HTTPError(400, f"sort: must be one of {', '.join(queries.SORTS)} (got {shown(args['sort'])})")
         author = self.author
 
         def fetch() -> dict:
@@ -267,7 +304,11 @@ class QueueHandler(ExplorerAPIHandler):
         mode = self.get_query_argument("mode", "rate")
         after = self.get_query_argument("after", None)
         if mode not in ("rate", "battle"):
-            raise web.HTTPError(400, f"mode: must be rate or battle (got {mode!r})")
+            raise web.HTTPError(400, f"mode: must be rate or battle (got {shown(mode)})")
+        if after is not None:  # a run id, or two with a comma
+            problem = text_problem("after", after, limit=2 * TEXT["run_id"] + 1)
+            if problem:
+                raise web.HTTPError(400, f"after: {problem}")
         author = self.author
 
         def fetch() -> dict:
@@ -308,6 +349,9 @@ class LeaderboardHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
         by = self.get_query_argument("by", "auto")
+        problem = text_problem("by", by, limit=BY_LENGTH)
+        if problem:
+            raise web.HTTPError(400, f"by: {problem}")
 
         def fetch() -> dict:
             from explorer.review.leaderboard import leaderboard
@@ -366,6 +410,12 @@ class ChangesHandler(ExplorerAPIHandler):
             return {"version": "-".join(str(v) for v in row.tolist())}
 
         self.reply(await self.work(fetch, {"version": "no-log"}))
+
+
+def _message(error: dict) -> str:
+    """Pydantic's message, without its "Value error, " prefix (our checks' text), and never a whole huge input."""
+    message = error["msg"].removeprefix("Value error, ")
+    return message if error["type"] not in ("int_type", "bool_type", "float_type", "string_type") else f"{message} (got {shown(error.get('input'))})"
 
 
 def run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
