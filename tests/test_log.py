@@ -362,3 +362,24 @@ except LogUnavailable as exc:
     log = Log(path)
     assert log.query("SELECT count(*) AS n FROM runs").n[0] == int(written)
     log.close()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200", "EXPLORER_AUTHOR": "ada"})
+
+
+def test_the_cli_says_a_full_disk_or_a_read_only_mount_in_one_line_and_exits_1(tmp_path):
+    with tmpfs(tmp_path / "mnt", size="2m") as mnt:
+        db = mnt / "team.duckdb"
+        lab = explorer.open(db)
+        run = lab.generate("kite", frames=4, width=32, height=32, steps=1, progress=False)
+        lab.log.close()
+        fill(mnt)
+        result = _cli("annotate", run.id, "x" * 9000, "--db", db)  # more than a WAL page's slack
+        assert (result.returncode, result.stderr.count("\n")) == (1, 1), result.stderr
+        assert result.stderr.startswith(f"error: log {db}: the disk is full (") and "Traceback" not in result.stderr
+        (mnt / "filler").unlink()
+        remount_readonly(mnt)
+        result = _cli("runs", "--db", db)
+        assert (result.returncode, result.stderr) == (1, f"error: {db} is on a read-only file system; a log must be writable (copy it to a writable folder)\n")
