@@ -178,8 +178,8 @@ CLI_CASES = [
     Cli("export: --text not UTF-8", ["export", "--out", "{out}", "--text", NOT_UTF8], 2, "--text"),
     # --db that cannot be a log (a full disk and read-only mounts: tests/test_log.py, which mounts them)
     Cli("--db: a character device", ["runs", "--db", "/dev/null"], 1, "/dev/null is a character device, not a regular file"),
-    Cli("--db: a new log under /proc", ["generate", "kite", "--db", "/proc/clip-explorer.duckdb"], 1, "/proc does not accept new files"),
-    Cli("--db: a new log under /sys", ["generate", "kite", "--db", "/sys/clip-explorer.duckdb"], 1, "cannot create a log at /sys/clip-explorer.duckdb"),
+    Cli("--db: a new log under /proc", ["generate", "kite", "--db", "/proc/clip-explorer.duckdb"], 1, "/proc is a kernel file system"),
+    Cli("--db: a new log under /sys", ["generate", "kite", "--db", "/sys/clip-explorer.duckdb"], 1, "/sys is a kernel file system"),
     Cli("--db: a kernel file", ["runs", "--db", "/proc/version"], 2, "/proc/version cannot be opened as a Clip Explorer log: it is not a DuckDB database"),
     Cli("--db: a text file", ["rate", "{run}", "3", "--db", "{full}/notes.txt"], 2, "it is not a DuckDB database"),
     Cli("--db: under a file", ["runs", "--db", "{full}/notes.txt/x.duckdb"], 2, "notes.txt is a file, not a folder"),
@@ -295,7 +295,7 @@ PY_CASES = [
     Py("open: a SQLite file", lambda lab, run, other, tmp: ((tmp / "app.db").write_bytes(b"SQLite format 3\0" + bytes(84)), explorer.open(tmp / "app.db")), LogError, "app.db is a SQLite database, not a Clip Explorer log"),
     Py("open: an empty file", lambda lab, run, other, tmp: ((tmp / "empty.duckdb").touch(), explorer.open(tmp / "empty.duckdb")), LogError, "empty.duckdb is an empty file"),
     Py("open: a character device", lambda lab, run, other, tmp: explorer.open("/dev/zero"), LogError, "/dev/zero is a character device"),
-    Py("open: a new log under /proc", lambda lab, run, other, tmp: explorer.open("/proc/clip-explorer.duckdb"), LogError, "/proc does not accept new files"),
+    Py("open: a new log under /proc", lambda lab, run, other, tmp: explorer.open("/proc/clip-explorer.duckdb"), LogError, "/proc is a kernel file system"),
     Py("open: a missing log, create=False", lambda lab, run, other, tmp: explorer.open(tmp / "typo.duckdb", create=False), LogError, "no Clip Explorer log at"),
     # valid
     Py("valid: rate at the limits", lambda lab, run, other, tmp: lab.rate(run, 5, tags=[f"{i:03d}" + "t" * 97 for i in range(50)], note="n" * 10_000),

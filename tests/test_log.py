@@ -219,18 +219,22 @@ def test_a_read_only_file_or_folder_for_an_unprivileged_user():
 
     with open_folder() as folder:
         Log(folder / "team.duckdb").close()
-        (folder / "team.duckdb").chmod(0o644)  # root's file: nobody may read it, not write it
+        (folder / "team.duckdb").chmod(0o444)
         assert as_nobody(try_to_open(folder / "team.duckdb")) == f"LogUnavailable: {folder / 'team.duckdb'} is read-only; a log must be writable (check its permissions)"
         (folder / "team.duckdb").chmod(0o666)
-        folder.chmod(0o755)  # the file is writable, its folder is not
-        assert as_nobody(try_to_open(folder / "team.duckdb")).startswith(f"LogUnavailable: {folder / 'team.duckdb'} cannot be written: its folder {folder} is read-only")
-        assert as_nobody(try_to_open(folder / "new.duckdb")) == f"LogUnavailable: cannot create a log at {folder / 'new.duckdb'}: {folder} is not writable (permission denied)"
+        folder.chmod(0o555)  # the file is writable, its folder is not
+        try:
+            assert as_nobody(try_to_open(folder / "team.duckdb")).startswith(f"LogUnavailable: {folder / 'team.duckdb'} cannot be written: its folder {folder} is read-only")
+            assert as_nobody(try_to_open(folder / "new.duckdb")) == f"LogUnavailable: cannot create a log at {folder / 'new.duckdb'}: {folder} is not writable (permission denied)"
+        finally:
+            folder.chmod(0o777)
         assert _files(folder) == ["team.duckdb", "team.duckdb.lock"]
 
 
 @pytest.mark.parametrize("path, message", [
-    ("/proc/x.duckdb", "cannot create a log at /proc/x.duckdb: /proc does not accept new files"),
-    ("/sys/x.duckdb", "cannot create a log at /sys/x.duckdb: /sys"),
+    ("/proc/x.duckdb", "cannot create a log at /proc/x.duckdb: /proc is a kernel file system, not storage"),
+    ("/proc/self/x.duckdb", "cannot create a log at /proc/[0-9]+/x.duckdb: /proc/[0-9]+ is in /proc, a kernel file system, not storage"),
+    ("/sys/x.duckdb", "cannot create a log at /sys/x.duckdb: /sys is a kernel file system, not storage"),
     ("/proc/version", "/proc/version cannot be opened as a Clip Explorer log: it is not a DuckDB database"),
     ("/dev/null", "/dev/null is a character device, not a regular file"),
 ])

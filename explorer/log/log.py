@@ -131,6 +131,10 @@ def _check_can_create(path: Path) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise LogError(f"{path}: {folder} is a file, not a folder")
+    kernel = _kernel_file_system(folder)
+    if kernel:
+        where = "a kernel file system" if kernel == folder else f"in {kernel}, a kernel file system"
+        raise LogUnavailable(f"cannot create a log at {path}: {folder} is {where}, not storage")
     if _read_only_mount(folder):
         raise LogUnavailable(f"cannot create a log at {path}: {folder} is on a read-only file system")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -155,6 +159,15 @@ def _read_only_mount(path: Path) -> bool:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+def _kernel_file_system(folder: Path) -> Path | None:
+    """``/proc`` or ``/sys`` when ``folder`` lies on one (same device): they hold no files, for root or anyone else."""
+    try:
+        device = folder.stat().st_dev
+        return next((Path(root) for root in ("/proc", "/sys") if os.path.isdir(root) and os.stat(root).st_dev == device), None)
+    except OSError:
+        return None
 
 
 def _first_file_above(path: Path) -> Path:
