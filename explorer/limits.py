@@ -25,6 +25,7 @@ poll 10 MB) and every CLI command fast.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -116,7 +117,8 @@ def range_problem(field: str, value: Any) -> str | None:
     """
     low, high = RANGES[field]
     whole = field not in FRACTIONAL
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+    # numbers.Integral and Real: numpy's integers and floats are fine too; bool is not a number here.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (whole and not isinstance(value, numbers.Integral)):
         kind = "a whole number" if whole else "a number"
         return f"must be {kind} between {fmt(low)} and {fmt(high)} (got {value!r})"
     if not whole and not math.isfinite(value):

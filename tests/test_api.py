@@ -63,6 +63,27 @@ def test_the_spec_documents_exactly_the_routes():
                 assert hasattr(handler, method), f"{method.upper()} {path} documented but not served"
 
 
+def test_the_spec_states_the_limits_the_server_applies():
+    from explorer.limits import BODY_BYTES, JSON_DEPTH, RANGES, TAGS, TEXT
+
+    schemas = SPEC["components"]["schemas"]
+    rating, vote, note = (schemas[name]["properties"] for name in ("RatingIn", "VoteIn", "AnnotationIn"))
+    assert rating["note"]["maxLength"] == TEXT["note"] and note["text"]["maxLength"] == TEXT["text"]
+    assert (rating["tags"]["maxItems"], rating["tags"]["items"]["maxLength"]) == (TAGS, TEXT["tag"])
+    for field in (rating["run_id"], vote["winner_id"], vote["loser_id"], note["run_id"]):
+        assert field["maxLength"] == TEXT["run_id"]
+    assert (rating["score"]["minimum"], rating["score"]["maximum"]) == RANGES["score"]
+    for name in ("frame", "end_frame"):
+        assert (note[name]["minimum"], note[name]["maximum"]) == RANGES[name]
+    params = {p["name"]: p["schema"] for p in SPEC["paths"]["/api/runs"]["get"]["parameters"]}
+    for name, field in (("text", "prompt"), ("tag", "tag"), ("author", "author"), ("backend", "backend"), ("model", "model")):
+        assert params[name]["maxLength"] == TEXT[field], name
+    for name, limit in (("min_rating", "min_rating"), ("limit", "page"), ("offset", "offset")):
+        assert (params[name]["minimum"], params[name]["maximum"]) == RANGES[limit], name
+    assert f"{{1,{TEXT['run_id']}}}" in SPEC["components"]["parameters"]["RunId"]["schema"]["pattern"]
+    assert f"at most {BODY_BYTES} bytes" in SPEC["info"]["description"] and f"at most {JSON_DEPTH} levels" in SPEC["info"]["description"]
+
+
 async def test_every_route_refuses_a_request_without_credentials(jp_fetch, runs):
     for path, item in SPEC["paths"].items():
         concrete = path.replace("{run_id}", runs[0]).replace("{name}.js", "clip_player.js").replace("{name}", "0" * 64 + ".mp4").lstrip("/")
