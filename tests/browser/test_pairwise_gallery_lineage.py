@@ -34,8 +34,9 @@ def _printed(page, index: int, key: str):
 def _next_pair(page, sides, shown: list[str], timeout_s: float = 5.0) -> list[str]:
     """Wait until the two sides hold a pair other than ``shown``; returns its ids, left first."""
     for _ in range(int(timeout_s / 0.05)):
-        ids = [sides.nth(i).get_attribute("data-id") for i in range(sides.count())]
-        if len(ids) == 2 and set(ids) != set(shown):
+        # both ids in one read: two reads can straddle a redraw and pair the old left with the new right
+        ids = sides.evaluate_all("nodes => nodes.map(n => n.dataset.id)")
+        if len(ids) == 2 and len(set(ids)) == 2 and set(ids) != set(shown):
             return ids
         page.wait_for_timeout(50)
     raise AssertionError(f"the pair {shown} stayed on screen")
@@ -62,7 +63,7 @@ def test_pairwise_gallery_lineage(page, jupyter_server, notebook_dir):
     expect(pw.locator(".cx-pw-side video").first).to_have_js_property("readyState", 4, timeout=10_000)
     pw.locator(".cx-pw-head strong").click()  # click to focus
     expect(pw).to_be_focused()
-    first = [sides.nth(i).get_attribute("data-id") for i in range(2)]
+    first = sides.evaluate_all("nodes => nodes.map(n => n.dataset.id)")
     page.keyboard.press("ArrowRight")
     expect(pw.locator(".cx-pw-status")).to_have_text("1 vote this session")
     second = _next_pair(page, sides, first)  # a new pair is on screen at once
