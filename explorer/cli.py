@@ -63,6 +63,14 @@ def say(text: str, *, console: Console = out, style: str | None = None) -> None:
     console.print(Text(text, style=style or ""), soft_wrap=True, highlight=False)
 
 
+def _print_json(text: str) -> None:
+    """JSON on stdout: coloured for a person at a terminal, plain (and fast: no highlighting pass) for a pipe or a big answer."""
+    if out.is_terminal and len(text) < 100_000:
+        out.print_json(text)
+    else:
+        sys.stdout.write(json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n")
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """One line on stderr, ``error: …``; the caller raises what this returns (exit 2: bad input, 1: the environment)."""
     err.print(Text("error: ", style="red") + Text(message), soft_wrap=True, highlight=False)
@@ -158,7 +166,7 @@ def _run_with_progress(lab, action, *, quiet: bool):
 
 def _print_run(run, as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps(run.to_dict()))
+        _print_json(json.dumps(run.to_dict()))
         return
     colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
     r = run.request
@@ -258,7 +266,7 @@ def runs(
         lab = _lab(db)
         frame = lab.runs(text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating, sort=sort, limit=limit)
     if as_json:
-        out.print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
+        _print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, expand=False)
     for name, width in (("id", 12), ("when (UTC)", 11), ("status", 9), ("rating", 7), ("prompt", 0), ("seed", 4), ("tags", 0), ("author", 0)):
@@ -336,7 +344,7 @@ def show(
 
             recipe = read_recipe(target)
             if as_json:
-                out.print_json(json.dumps(recipe))
+                _print_json(json.dumps(recipe))
             else:
                 say(f"clip {target} from run {recipe.get('run')}")
                 _print_fields(recipe["request"])
@@ -347,7 +355,7 @@ def show(
         ratings = lab.ratings(row["id"])[["author", "score", "tags", "note", "created_at"]]
     if as_json:
         row["ratings"] = json.loads(ratings.to_json(orient="records", date_format="iso"))
-        out.print_json(json.dumps(row, default=str))
+        _print_json(json.dumps(row, default=str))
         return
     say(f"run {row['id']} {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
     _print_fields(row["request"])
@@ -448,7 +456,7 @@ def gallery(
         items = load_recipes(recipes)
         if not build:
             if as_json:
-                out.print_json(json.dumps([r.to_dict() for r in items]))
+                _print_json(json.dumps([r.to_dict() for r in items]))
                 return
             table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
             for name in ("name", "idea", "prompt", "seed", "clip"):

@@ -79,7 +79,19 @@ def open(path: str | os.PathLike | None = None, *, author: str | None = None, cr
 
 
 class Lab:
-    """Generate clips and record taste in one log. Create with :func:`explorer.open`."""
+    """Generate clips and record taste in one log. Create with :func:`explorer.open`.
+
+    Everything given is checked against :mod:`explorer.limits` before anything is written: a value
+    outside them raises :class:`RequestError` naming the field, a run the log does not hold a
+    :class:`~explorer.log.LogError`::
+
+        >>> import explorer, os, tempfile
+        >>> lab = explorer.open(os.path.join(tempfile.mkdtemp(), "lab.duckdb"), author="ada")
+        >>> lab.generate("a kite", parent="0000000000ff", progress=False)
+        Traceback (most recent call last):
+        ...
+        explorer.request.RequestError: parent: no run '0000000000ff' in lab.duckdb
+    """
 
     def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True):
         author = author or default_author()
