@@ -412,3 +412,22 @@ def test_next_pair_many_related_candidates_stays_related(lab, monkeypatch):
     drawn = [next_pair(lab, ids, rng=random.Random(k)) for k in range(20)]
     prompt = dict(zip(meta["id"], meta["prompt"]))
     assert all(p.related and prompt[p[0]] == prompt[p[1]] and not (set(p) & set(heavy)) for p in drawn)
+
+
+def test_bradley_terry_survives_a_fit_that_does_not_converge(monkeypatch):
+    """choix can stop with 'did not converge' on one-way votes; the fit retries with a stronger pull instead of failing."""
+    import choix
+
+    real, calls = choix.ilsr_pairwise_dense, []
+
+    def first_call_fails(comp, alpha, **kwargs):
+        calls.append(alpha)
+        if len(calls) == 1:
+            raise RuntimeError("Did not converge after 1000 iterations")
+        return real(comp, alpha=alpha, **kwargs)
+
+    monkeypatch.setattr(choix, "ilsr_pairwise_dense", first_call_fails)
+    ids = [f"r{i}" for i in range(6)]
+    votes = pd.DataFrame({"winner_id": ids[1:], "loser_id": ids[:-1], "tie": False})
+    bt = bradley_terry(votes, bootstrap=0)
+    assert list(bt["item"]) == ids[::-1] and calls[1] > calls[0]

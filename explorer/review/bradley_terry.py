@@ -135,7 +135,15 @@ def _fit(comp: np.ndarray, alpha: float, start: np.ndarray | None, tol: float | 
     m = comp.shape[0]
     if m == 1:
         return np.zeros(1)
-    params = choix.ilsr_pairwise_dense(comp, alpha=alpha / (m - 1), initial_params=start, max_iter=1000, tol=tol or 1e-7 * m)
+    # Votes that only ever point one way (a chain of wins) have no finite maximum, and choix can stop with
+    # "did not converge"; a stronger pull towards the mean always has one, so retry with it rather than fail.
+    for pull in (alpha, max(alpha, 0.01) * 10, max(alpha, 0.01) * 100):
+        try:
+            params = choix.ilsr_pairwise_dense(comp, alpha=pull / (m - 1), initial_params=start, max_iter=1000, tol=tol or 1e-7 * m)
+            return params - params.mean()
+        except RuntimeError:
+            start = None
+    params = choix.ilsr_pairwise_dense(comp, alpha=1.0, max_iter=10_000, tol=tol or 1e-7 * m)
     return params - params.mean()
 
 
