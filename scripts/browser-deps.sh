@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the browser tests (tests/browser) need: Debian's Chromium and a font.
 # Idempotent; safe to run as root with no TTY. Python packages are not installed here
-# (scripts/setup.sh and test.sh). Never runs `playwright install`: tests use /usr/bin/chromium.
+# (scripts/setup.sh and test.sh). Never downloads a Playwright browser: tests use /usr/bin/chromium.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
