@@ -70,12 +70,13 @@ class Run:
         return f"<Run {self.id} {self.status} {self.request.backend} seed={self.request.seed} {self.request.prompt!r} {outcome}>"
 
 
-def open(path: str | os.PathLike | None = None, *, author: str | None = None, create: bool = True) -> Lab:  # noqa: A001 - the documented entry point
+def open(path: str | os.PathLike | None = None, *, author: str | None = None, create: bool = True, shared: bool = False) -> Lab:  # noqa: A001 - the documented entry point
     """Open (or create) a log; ``path`` falls back to ``EXPLORER_DB``, then ``explorer.duckdb`` here.
 
     With ``create=False`` a missing log raises :class:`~explorer.log.LogMissing` and nothing is created.
+    ``shared=True`` creates a new file log shared with the Unix group of its folder (README: "Sharing a log with your group").
     """
-    return Lab(default_db_path(path), author=author, create=create)
+    return Lab(default_db_path(path), author=author, create=create, shared=shared)
 
 
 class Lab:
@@ -93,10 +94,10 @@ class Lab:
         explorer.request.RequestError: parent: no run '0000000000ff' in lab.duckdb
     """
 
-    def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True):
+    def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True, shared: bool = False):
         author = author or default_author()
         check(author=author)  # before the log is opened: a bad name leaves nothing behind
-        self.log = Log(path, create=create)
+        self.log = Log(path, create=create, shared=shared)
         self.author = author
 
     @classmethod

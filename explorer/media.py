@@ -26,6 +26,12 @@ same picture differ). So the conversion runs bit-exact with a stated matrix
 same one), and x264 runs single-threaded on the SSE2 kernels every x86-64 CPU
 has. Takes of the same request still differ in bytes, because the recipe in the
 file carries each take's run id.
+
+A store beside a log shared with a Unix group (``MediaStore(root, group_shared=True)``,
+set by :class:`~explorer.log.Log` from the log file's mode) makes every folder it
+creates group-writable and setgid, so what is made in it takes the group, and every
+file group-writable (clips, posters, thumbnails, and the temporary files they are
+renamed from), whatever the process's umask; "other" keeps today's read-only access.
 """
 
 from __future__ import annotations
@@ -260,10 +266,14 @@ class StoredClip:
 
 
 class MediaStore:
-    """A folder of clips named by the SHA-256 of their MP4 bytes, fanned out by the first two hex digits."""
+    """A folder of clips named by the SHA-256 of their MP4 bytes, fanned out by the first two hex digits.
 
-    def __init__(self, root: str | os.PathLike):
+    ``group_shared``: the log beside it is shared with a Unix group, so the folders and files made here are too.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, group_shared: bool = False):
         self.root = Path(root)
+        self.group_shared = group_shared
 
     def path(self, sha256: str, suffix: str = ".mp4") -> Path:
         """Where a clip (or its ``.poster.jpg`` / ``.thumb.webp``) lives; refuses anything but a SHA-256."""
@@ -278,9 +288,12 @@ class MediaStore:
         again, temporary ones included, and the error is raised.
         """
         frames = check_frames(frames)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_folder(self.root)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".mp4")
-        os.close(fd)
+        try:
+            self._share(fd)
+        finally:
+            os.close(fd)
         tmp = Path(tmp_name)
         written: list[Path] = []  # companions this call wrote, and the fan-out folder if it made it
         # Poster and thumbnail are made on a second thread while x264 (which releases the GIL) encodes.
@@ -292,13 +305,14 @@ class MediaStore:
             path, poster, thumb = self.path(sha), self.path(sha, ".poster.jpg"), self.path(sha, ".thumb.webp")
             size = tmp.stat().st_size
             if not path.exists():
-                if not path.parent.exists():
+                if self._make_folder(path.parent):
                     written.append(path.parent)
                 # Poster and thumbnail first: a clip file on disk always has its companions.
                 for companion, data in ((poster, poster_bytes), (thumb, thumb_bytes)):
                     written.append(companion)
                     _write_atomic(companion, data)
-                os.chmod(tmp, 0o644)
+                    self._share(companion)  # after the rename: a companion is never rewritten, nobody needs it earlier
+                os.chmod(tmp, self._file_mode)
                 os.replace(tmp, path)
         except BaseException:
             # Named by their content (which holds the run id), these files are this call's alone: remove them all.
@@ -313,6 +327,29 @@ class MediaStore:
         count, height, width, _ = frames.shape
         return StoredClip(sha, path, poster, thumb, size, count, width, height, float(fps))
 
+    @property
+    def _file_mode(self) -> int:
+        return 0o664 if self.group_shared else 0o644
+
+    def _make_folder(self, folder: Path) -> bool:
+        """Make ``folder`` if missing (its parents too); True when this call made it. In a shared store: group-writable, setgid."""
+        if folder.is_dir():
+            return False
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            return False  # made by another process meanwhile
+        self._share(folder)
+        return True
+
+    def _share(self, target: int | Path) -> None:
+        if self.group_shared:
+            from explorer.log.connection import share_with_group  # the log imports this module: looked up late
+
+            where = target if isinstance(target, Path) else None
+            share_with_group(target, (where.parent if where else self.root).stat().st_gid)
+
     def verify(self, sha256: str) -> bool:
         """True when the stored file exists and still hashes to its name."""
         path = self.path(sha256)
@@ -320,6 +357,16 @@ class MediaStore:
 
 
 _companion_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-media")
+
+
+def _new_companion_pool() -> None:
+    # A forked child (multiprocessing's default on Linux, or a process that drops to another user) has no copy of the
+    # parent's worker thread, but the pool would believe it idle there and never run what it is given.
+    global _companion_pool
+    _companion_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-media")
+
+
+os.register_at_fork(after_in_child=_new_companion_pool)
 
 
 def _sha256_file(path: Path) -> str:

@@ -8,7 +8,8 @@
 - ``fill(folder)``: fills the file system under ``folder`` up to ``leave`` bytes.
 
 Each skips the test where the machine does not allow it. ``as_nobody`` runs a function as the
-unprivileged ``nobody`` user, for the conditions plain permissions make.
+unprivileged ``nobody`` user, for the conditions plain permissions make; ``throwaway_users`` creates real
+users in a throwaway group (and some outside it) and ``as_user`` runs a function as one of them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -111,3 +113,77 @@ def as_nobody(work: Callable[[], str]) -> str:
         out = pipe.read().decode()
     os.waitpid(child, 0)
     return out
+
+
+# -- real Unix users and groups (root only) -------------------------------------------------------------------------
+
+@contextmanager
+def throwaway_users(members: int = 2, outsiders: int = 1) -> Iterator[tuple[str, list[str], list[str]]]:
+    """A throwaway group with ``members`` new users in it and ``outsiders`` new users not in it, each also with a private
+    group of their own (so no two share a primary group), all removed afterwards: ``(group, members, outsiders)``.
+
+    Skips the test where this is not root or ``useradd``/``groupadd`` are missing.
+    """
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("useradd", "groupadd", "userdel", "groupdel")):
+        pytest.skip("needs root with useradd and groupadd: it creates throwaway Unix users and a group")
+    tag = uuid.uuid4().hex[:6]
+    group = f"xt{tag}"
+    members_ = [f"xm{tag}{i}" for i in range(members)]
+    outsiders_ = [f"xo{tag}{i}" for i in range(outsiders)]
+    made: list[str] = []
+    try:
+        subprocess.run(["groupadd", group], check=True, capture_output=True)
+        for name in members_ + outsiders_:
+            extra = ["-G", group] if name in members_ else []
+            subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin", *extra, name], check=True, capture_output=True)
+            made.append(name)
+        yield group, members_, outsiders_
+    finally:
+        for name in made:
+            subprocess.run(["userdel", name], capture_output=True)  # also removes the user's private group
+        subprocess.run(["groupdel", group], capture_output=True)
+
+
+class ChildFailed(AssertionError):
+    """The work run as another user raised; the message carries its traceback."""
+
+
+def as_user(name: str, work: Callable[[], str], *, umask: int = 0o022) -> str:
+    """``work()`` run by the Unix user ``name`` (with their groups and ``umask``) in a forked child, from root.
+
+    Modules already imported stay usable, so the interpreter's own files need not be readable by that user; import
+    what ``work`` needs before calling this. Returns what ``work`` returns; raises :class:`ChildFailed` with the
+    child's traceback if it raised, and returns ``"killed by signal N"`` when the child was killed.
+    """
+    import pwd
+    import traceback
+
+    entry = pwd.getpwnam(name)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and never returns
+        status = b"ok"
+        try:
+            os.close(read)
+            os.setgroups(os.getgrouplist(name, entry.pw_gid))
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.umask(umask)
+            os.environ.update(USER=name, LOGNAME=name, HOME="/nonexistent")
+            os.environ.pop("EXPLORER_AUTHOR", None)
+            os.environ.pop("JUPYTERHUB_USER", None)
+            out = work()
+        except BaseException:  # noqa: BLE001 - reported to the parent
+            status, out = b"error", traceback.format_exc()
+        os.write(write, status + b"\0" + str(out).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, wait_status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(wait_status):
+        return f"killed by signal {os.WTERMSIG(wait_status)}"
+    status, _, out = data.partition(b"\0")
+    if status != b"ok":
+        raise ChildFailed(f"as {name}: {out.decode(errors='replace')}")
+    return out.decode()

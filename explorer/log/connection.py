@@ -19,6 +19,45 @@ A busy file is retried with backoff up to ``timeout`` seconds, then
 :class:`LogBusy` says who holds it. Why not one long-lived owner process?
 Two Jupyter servers on one log (two reviewers) must both write, and a CLI
 must work with no server running; a lease gives both with one code path.
+
+A log shared by a Unix group
+----------------------------
+
+Two users of one machine share a log through a group, the way
+``git init --shared=group`` shares a repository: the log is *group-shared*
+when the log file itself is group-writable, and the file's mode is the only
+record of it (``Log(path, shared=True)`` creates a new log so; an existing
+log is shared by hand with ``chgrp``/``chmod``, and opening it needs no flag).
+A process that opens a shared log makes every file it creates for it
+readable and writable by the group, whatever its umask, and gives it the
+group of the folder it is made in (what a setgid folder does): the lock and
+wait files (``fchmod`` right after creating them), the database, and
+DuckDB's write-ahead log. "Other" permissions are never widened.
+
+DuckDB creates ``<db>.wal`` itself, with the process's umask, at the first
+write after each checkpoint, and deletes it at the checkpoint (on close, and
+mid-session past its size threshold). Two ways to make it group-writable:
+
+- clear the group bits from the process umask while a shared log is leased:
+  the umask is process-wide, so a Jupyter server or kernel would make every
+  unrelated file it writes meanwhile group-writable too (and another log's
+  files, for a process with two logs), and it cannot set the file's group;
+- chmod (and chgrp) the WAL at the end of every session, still holding the
+  lock, when this process owns it: it touches the log's files only, costs
+  one ``stat`` a session, and no other user can reach the WAL before it is
+  done, since they need the lock first.
+
+We do the second. It leaves one window: a process killed between a write and
+the end of that session leaves a WAL only its user may write, and DuckDB
+then refuses every later write by the others ("Cannot open file …wal:
+Permission denied", measured with DuckDB 1.5). So whoever opens the log
+next, holding the lock, *adopts* such a WAL: copies it to a file of its own,
+group-writable, and renames that over it (the folder of a shared log is
+group-writable; DuckDB replays the same bytes).
+
+The folder of a shared log must be group-writable and should not be sticky
+(``/tmp`` itself is): in a sticky folder only a file's owner may delete or
+rename it, so DuckDB could not remove another user's WAL at a checkpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +67,8 @@ import errno
 import fcntl
 import os
 import random
+import shutil
+import stat
 import threading
 import time
 import weakref
@@ -52,8 +93,9 @@ class LogBusy(TimeoutError):
 class LogConnection:
     """A leased DuckDB connection to one file; use :meth:`session` for every access (:meth:`opening` for the first)."""
 
-    def __init__(self, path: str | os.PathLike, *, linger: float = 0.5, timeout: float = 60.0):
+    def __init__(self, path: str | os.PathLike, *, linger: float = 0.5, timeout: float = 60.0, shared: bool = False):
         self.path = Path(path)
+        self.shared = shared or group_shared(self.path)  # a new log shared on request; an existing one when its file says so
         self.linger = linger
         self.timeout = timeout
         self._thread_lock = threading.RLock()
@@ -133,6 +175,8 @@ class LogConnection:
 
     def _settle(self) -> None:
         """At the end of the outermost session: keep the file for ``linger`` seconds, or give it back now."""
+        if self.shared and self._conn is not None:
+            self._share_wal()
         if self._broken:
             self._broken = False
             self._release()
@@ -150,6 +194,7 @@ class LogConnection:
         if pause > 0:
             time.sleep(pause)
         deadline = time.monotonic() + self.timeout
+        self.shared = self.shared or group_shared(self.path)  # shared by hand while this process had it open
         lock_fd = self._open_lock_file()
         wait_fd = None
         delay = 0.001
@@ -161,14 +206,17 @@ class LogConnection:
                 except BlockingIOError:
                     if wait_fd is None:
                         try:
-                            wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o666)
+                            wait_fd = self._open_or_create(Path(f"{self.path}.wait"))
                         except OSError as exc:
                             raise _unavailable(f"log {self.path}: cannot create {self.path.name}.wait: {os_fault(exc, self.path.parent)}") from None
                         fcntl.flock(wait_fd, fcntl.LOCK_SH)
                     delay = self._backoff(delay, deadline, "another Clip Explorer process")
             self._lock_fd, lock_fd = lock_fd, None  # ours from here on, also if connecting fails
-            if self._opening and not self.path.exists():
+            created = not self.path.exists()
+            if self._opening and created:
                 self._made += [self.path, Path(f"{self.path}.wal")]
+            if self.shared and not created:
+                self._adopt_wal()
             # The lock file keeps our own processes in turn; DuckDB's lock can still be held by a
             # foreign process (e.g. a `duckdb` shell), so its error is retried too.
             while True:
@@ -182,6 +230,8 @@ class LogConnection:
                             raise _unavailable(f"log {self.path}: {fault}") from None
                         raise
                     delay = self._backoff(delay, deadline, "a process outside Clip Explorer")
+            if self.shared and created:
+                share_with_group(self.path, self.path.parent.stat().st_gid)
             # no progress bars: they would land in server logs and notebook stderr
             self._conn.execute("SET enable_progress_bar = false")
         except BaseException:
@@ -201,18 +251,75 @@ class LogConnection:
             if self._opening:
                 self._made += [folder for folder in self.path.parents if not folder.exists()]
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            made: list[Path] = []
+            fd = self._open_or_create(lock, made)
         except OSError as exc:
             fault = os_fault(exc, self.path.parent)
             if self.path.exists():
                 raise _unavailable(f"log {self.path}: cannot create its lock file {lock.name}: {fault}") from None
             raise _unavailable(f"cannot create a log at {self.path}: {fault}") from None
         if self._opening:
-            self._made.append(lock)
+            self._made += made
         return fd
+
+    def _open_or_create(self, path: Path, made: list[Path] | None = None) -> int:
+        """A descriptor on a lock or wait file (only its ``flock`` matters, never its bytes), created if missing.
+
+        An existing file is opened without ``O_CREAT``: where ``fs.protected_regular`` is set, O_CREAT on another
+        user's file in a sticky folder is refused even when the file is writable. One another user made and did not
+        share (before the log was shared) is opened read-only: ``flock`` works on any descriptor. A file this call
+        creates in a shared log is made group-readable and -writable at once, whatever the umask.
+        """
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except PermissionError:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                except FileExistsError:
+                    continue  # another process made it meanwhile: open theirs
+                if made is not None:
+                    made.append(path)
+            if self.shared:
+                try:
+                    share_with_group(fd, self.path.parent.stat().st_gid)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            return fd
+
+    def _adopt_wal(self) -> None:
+        """Before connecting to a shared log: make a WAL this user cannot write (left by another user's process that was
+        killed mid-session) a file of our own, group-writable, with the same bytes; DuckDB refuses every write otherwise."""
+        wal = Path(f"{self.path}.wal")
+        if not wal.exists() or os.access(wal, os.W_OK):
+            return
+        tmp = self.path.with_name(f".{self.path.name}.wal.{os.getpid()}.tmp")
+        try:
+            with open(wal, "rb") as source, open(tmp, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+                share_with_group(copy.fileno(), self.path.parent.stat().st_gid)
+                copy.flush()
+                os.fsync(copy.fileno())
+            os.replace(tmp, wal)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            owner = _owner(wal)
+            raise _unavailable(f"log {self.path}: its write-ahead log {wal.name}, left by {owner}'s process, cannot be taken over "
+                               f"({exc.strerror}); {owner} opening the log once (e.g. `explorer runs`) finishes it") from None
+
+    def _share_wal(self) -> None:
+        """At the end of a session on a shared log: DuckDB (re)creates the WAL with our umask; give it to the group."""
+        wal = f"{self.path}.wal"
+        try:
+            if os.stat(wal).st_uid == os.geteuid():
+                share_with_group(wal, self.path.parent.stat().st_gid)
+        except FileNotFoundError:
+            pass  # no write since the last checkpoint, or checkpointed meanwhile
+        except OSError:
+            pass  # the write is done and must not fail for this; whoever opens the log next takes the WAL over
 
     def _abandon(self) -> None:
         """After a failed opening: close for good, removing what the opening created if the lock is still ours.
@@ -250,7 +357,7 @@ class LogConnection:
 
     def _someone_waits(self) -> bool:
         try:
-            fd = os.open(f"{self.path}.wait", os.O_RDWR)
+            fd = os.open(f"{self.path}.wait", os.O_RDONLY)  # flock needs no write access; another user may own it
         except FileNotFoundError:
             return False
         try:
@@ -337,6 +444,50 @@ _OS_FAULTS = {
 def os_fault(exc: OSError, folder: Path) -> str:
     """One phrase for an OSError met while creating a file in ``folder``."""
     return _OS_FAULTS.get(exc.errno, "{folder}: " + (exc.strerror or str(exc))).format(folder=folder)
+
+
+# -- a log shared by a Unix group ---------------------------------------------------------------
+
+GROUP_RW = stat.S_IRGRP | stat.S_IWGRP
+
+
+def group_shared(path: str | os.PathLike) -> bool:
+    """Whether the log file at ``path`` is shared with its group: the file itself is group-writable (see the module docstring)."""
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IWGRP)
+    except OSError:
+        return False
+
+
+def share_with_group(target: int | str | os.PathLike, group: int) -> None:
+    """Make a file or folder this process owns readable and writable by ``group`` (folders also enterable and setgid, so what
+    is made in them takes the group), whatever the umask; the bits for "other" are left as they are.
+
+    ``target`` is a path or an open descriptor. The group is changed only where this user belongs to it (else the file keeps
+    the one it was made with); a file another user owns is left alone.
+    """
+    info = os.stat(target)
+    if info.st_uid != os.geteuid() and os.geteuid() != 0:
+        return
+    if info.st_gid != group:
+        try:
+            os.chown(target, -1, group)
+        except PermissionError:
+            pass  # not a member of the folder's group
+    mode = stat.S_IMODE(info.st_mode) | GROUP_RW
+    if stat.S_ISDIR(info.st_mode):
+        mode |= stat.S_IXGRP | stat.S_ISGID
+    if mode != stat.S_IMODE(info.st_mode) or info.st_gid != group:  # chown may clear setgid: set the mode after it
+        os.chmod(target, mode)
+
+
+def _owner(path: Path) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (KeyError, OSError):
+        return "another user"
 
 
 def _unavailable(message: str) -> Exception:

@@ -182,12 +182,16 @@ class Log:
     'doc-log.duckdb'
     """
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, linger: float = 0.5, timeout: float = 60.0):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, linger: float = 0.5, timeout: float = 60.0, shared: bool = False):
         self.path = Path(path).expanduser().resolve()
         # Checked before anything touches the disk: a typo, a pipe or another program's file must leave nothing behind.
         _check_log_path(self.path, create=create)
-        self.media = MediaStore(media_folder_for(self.path))
-        self.connection = LogConnection(self.path, linger=linger, timeout=timeout)
+        # Shared with a Unix group: a new log on request, an existing one when its file is group-writable (connection.py).
+        if shared and self.path.exists() and not self.path.stat().st_mode & stat.S_IWGRP:
+            raise LogError(f"{self.path} exists and is not shared with a group; share it by hand (README: "
+                           "\"Sharing a log with your group\"), or open it without shared=True")
+        self.connection = LogConnection(self.path, linger=linger, timeout=timeout, shared=shared)
+        self.media = MediaStore(media_folder_for(self.path), group_shared=self.connection.shared)
         self._open()
 
     def _open(self) -> None:
