@@ -29,6 +29,7 @@ from explorer import backends
 from explorer.backends.base import Cancelled, RunControl, Step
 from explorer.log import Log, default_author, default_db_path
 from explorer.log import queries
+from explorer.log.recovery import Heartbeat
 from explorer.media import MediaError, check_frames, read_recipe
 from explorer.request import Request, RequestError, check, shown
 
@@ -70,13 +71,16 @@ class Run:
         return f"<Run {self.id} {self.status} {self.request.backend} seed={self.request.seed} {self.request.prompt!r} {outcome}>"
 
 
-def open(path: str | os.PathLike | None = None, *, author: str | None = None, create: bool = True, shared: bool = False) -> Lab:  # noqa: A001 - the documented entry point
+def open(path: str | os.PathLike | None = None, *, storage: str | os.PathLike | None = None, author: str | None = None,  # noqa: A001
+         create: bool = True, shared: bool = False) -> Lab:
     """Open (or create) a log; ``path`` falls back to ``EXPLORER_DB``, then ``explorer.duckdb`` here.
 
+    ``path`` is a file (a person's log) or ``postgresql://USER@HOST:PORT/DB``, a team log, whose clips and data
+    files live in ``storage`` (else ``EXPLORER_STORAGE``), a folder every machine of the team mounts.
     With ``create=False`` a missing log raises :class:`~explorer.log.LogMissing` and nothing is created.
     ``shared=True`` creates a new file log shared with the Unix group of its folder (README: "Sharing a log with your group").
     """
-    return Lab(default_db_path(path), author=author, create=create, shared=shared)
+    return Lab(default_db_path(path), storage=storage, author=author, create=create, shared=shared)
 
 
 class Lab:
@@ -94,10 +98,11 @@ class Lab:
         explorer.request.RequestError: parent: no run '0000000000ff' in lab.duckdb
     """
 
-    def __init__(self, path: str | os.PathLike, *, author: str | None = None, create: bool = True, shared: bool = False):
+    def __init__(self, path: str | os.PathLike, *, storage: str | os.PathLike | None = None, author: str | None = None,
+                 create: bool = True, shared: bool = False):
         author = author or default_author()
         check(author=author)  # before the log is opened: a bad name leaves nothing behind
-        self.log = Log(path, create=create, shared=shared)
+        self.log = Log(path, storage=storage, create=create, shared=shared)
         self.author = author
 
     @classmethod
@@ -108,7 +113,7 @@ class Lab:
         return lab
 
     def __repr__(self) -> str:
-        return f"<Lab {self.log.path} author={self.author!r}>"
+        return f"<Lab {self.log.location} author={self.author!r}>"
 
     @property
     def ui(self) -> Any:
@@ -142,6 +147,7 @@ class Lab:
         started = time.perf_counter()
         control.started = started
         outcome: dict[str, Any] = {"versions": _versions(), "device": "cpu"}
+        heartbeat = Heartbeat(self.log, run_id).__enter__()  # while it beats, every reader knows the run is alive
         try:
             info = backend.info(request)
             outcome["backend_info"] = info
@@ -162,6 +168,7 @@ class Lab:
             hint = backend.hint(exc) or (None if not isinstance(exc, MediaError) else "the backend returned frames that are not a clip")
             return self._end(run_id, "failed", request, started, outcome, f"{type(exc).__name__}: {exc}", hint)
         finally:
+            heartbeat.__exit__()
             if bar is not None:
                 bar.close()
 

@@ -16,9 +16,49 @@ import explorer  # noqa: E402
 collect_ignore = ["conftest.py", "tiny_pipelines.py", "browser/conftest.py", "browser/lab.py"]
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py); each team log gets its own database in it."""
+    from postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+class Home:
+    """Where a test's log lives: a file (a person's log) or a team log (PostgreSQL + a shared folder)."""
+
+    def __init__(self, kind: str, tmp_path, postgres=None):
+        self.kind = kind
+        if kind == "file":
+            self.db, self.storage = str(tmp_path / "log.duckdb"), None
+        else:
+            self.storage = tmp_path / "shared"
+            self.storage.mkdir()
+            self.db = postgres.new_database()
+
+    def open(self, author: str = "tester", **kwargs):
+        return explorer.open(self.db, storage=self.storage, author=author, **kwargs)
+
+    @property
+    def args(self) -> list[str]:
+        """The CLI's options for this log."""
+        return ["--db", self.db, *(["--storage", str(self.storage)] if self.storage else [])]
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} log {self.db}>"
+
+
+@pytest.fixture(params=["file", "team"])
+def home(request, tmp_path):
+    """Each test that asks for it runs twice: on a file log and on a team log (same tests, not a copy)."""
+    return Home(request.param, tmp_path, request.getfixturevalue("postgres") if request.param == "team" else None)
+
+
 @pytest.fixture
-def lab(tmp_path):
-    lab = explorer.open(tmp_path / "log.duckdb", author="tester")
+def lab(home):
+    lab = home.open()
     yield lab
     lab.log.close()
 

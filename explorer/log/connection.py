@@ -74,7 +74,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
@@ -84,6 +84,9 @@ import duckdb
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 MAX_BACKOFF_S = 0.01  # waiters poll at most 10 ms apart: a turn costs ~20 ms, so a slower poll wastes turns
 COURTESY_S = 0.015  # after yielding to a waiter, wait this long before asking for the file again
+
+
+T = TypeVar("T")
 
 
 class LogBusy(TimeoutError):
@@ -158,6 +161,23 @@ class LogConnection:
                 self._opening = False
                 self._made = []
             self._settle()
+
+    def transaction(self, work: "Callable[[duckdb.DuckDBPyConnection], T]", *, begin: bool = True) -> "T":
+        """Run ``work(conn)`` in one transaction (the lease already keeps writers apart: no conflicts to retry)."""
+        with self.session() as conn:
+            if not begin:
+                return work(conn)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed COMMIT has ended the transaction already
+                raise
 
     def close(self) -> None:
         """Give the file back now; the object may not be used afterwards."""

@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import stat
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,11 +22,13 @@ import pandas as pd
 
 from explorer.log.clock import utcnow
 from explorer.log.connection import LogBusy, LogConnection
+from explorer.log.lake import LakeConnection, TeamAddress, is_team_address
+from explorer.log.recovery import REAP_EVERY_S, clean_temp_files, reap, this_host
 from explorer.log.migrations import MIGRATIONS, applied, migrate
 from explorer.media import MediaStore, StoredClip
 from explorer.request import Request, RequestError, check, check_tags, check_text, shown
 
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "interrupted")  # interrupted: its process died (recovery.py)
 DEFAULT_DB = "explorer.duckdb"
 
 __all__ = ["Log", "LogBusy", "LogError", "LogMissing", "LogUnavailable", "default_author", "default_db_path", "new_id"]
@@ -61,9 +64,10 @@ def default_author() -> str:
         return "unknown"
 
 
-def default_db_path(db: str | os.PathLike | None = None) -> Path:
-    """``db`` if given, else ``EXPLORER_DB``, else ``explorer.duckdb`` in the working folder."""
-    return Path(db or os.environ.get("EXPLORER_DB") or DEFAULT_DB)
+def default_db_path(db: str | os.PathLike | None = None) -> Path | str:
+    """``db`` if given, else ``EXPLORER_DB``, else ``explorer.duckdb`` in the working folder; a team log's URL stays a string."""
+    target = db or os.environ.get("EXPLORER_DB") or DEFAULT_DB
+    return target if is_team_address(target) else Path(target)
 
 
 def media_folder_for(db_path: Path) -> Path:
@@ -174,6 +178,39 @@ def _first_file_above(path: Path) -> Path:
     return next((p for p in reversed(path.parents) if p.is_file()), path.parent)
 
 
+def _team_storage(storage: str | os.PathLike | None) -> Path:
+    """The team log's shared folder: given, else ``EXPLORER_STORAGE``; it must exist (a missing mount must not split the team)."""
+    storage = storage or os.environ.get("EXPLORER_STORAGE")
+    if not storage:
+        raise LogError("storage: a team log needs the shared folder that holds its clips and data files "
+                       "(--storage, EXPLORER_STORAGE, or explorer.open(url, storage=...))")
+    folder = Path(storage).expanduser().resolve()
+    if not folder.is_dir():
+        raise LogUnavailable(f"storage: {folder} is not a folder; create it, or mount the team's shared folder there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LogUnavailable(f"storage: {folder} is not writable")
+    return folder
+
+
+def _check_storage_marker(log: "Log", new: bool) -> None:
+    """The storage folder holds ``.clip-explorer-team-log`` naming the log's id: a wrong folder is refused, not filled."""
+    from explorer.log.lake import MARKER
+
+    (identity,) = log.query("SELECT id FROM log_identity ORDER BY created_at LIMIT 1").id.tolist() or [None]
+    marker = log.storage / MARKER
+    try:
+        found = marker.read_text().split()[0] if marker.exists() else None
+    except (OSError, IndexError):
+        found = None
+    if found == identity:
+        return
+    if found is None and (new or not any(log.storage.iterdir())):
+        marker.write_text(f"{identity}\nClip Explorer team log {log.address.url}\n")
+        return
+    what = f"belongs to another team log (id {found})" if found else "is not empty and is not this team log's folder"
+    raise LogError(f"storage: {log.storage} {what}; give the folder this log was created with (id {identity})")
+
+
 class Log:
     """One log file and its media folder.
 
@@ -182,19 +219,51 @@ class Log:
     'doc-log.duckdb'
     """
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, linger: float = 0.5, timeout: float = 60.0, shared: bool = False):
-        self.path = Path(path).expanduser().resolve()
-        # Checked before anything touches the disk: a typo, a pipe or another program's file must leave nothing behind.
-        _check_log_path(self.path, create=create)
-        # Shared with a Unix group: a new log on request, an existing one when its file is group-writable (connection.py).
-        if shared and self.path.exists() and not self.path.stat().st_mode & stat.S_IWGRP:
-            raise LogError(f"{self.path} exists and is not shared with a group; share it by hand (README: "
-                           "\"Sharing a log with your group\"), or open it without shared=True")
-        self.connection = LogConnection(self.path, linger=linger, timeout=timeout, shared=shared)
-        self.media = MediaStore(media_folder_for(self.path), group_shared=self.connection.shared)
-        self._open()
+    def __init__(self, target: str | os.PathLike, *, storage: str | os.PathLike | None = None, create: bool = True,
+                 linger: float = 0.5, timeout: float = 60.0, shared: bool = False):
+        if is_team_address(target):
+            # A team log: DuckLake, its catalog in PostgreSQL, its files (and the clips) in a folder every machine mounts.
+            self.address: TeamAddress | None = TeamAddress.parse(str(target))
+            self.path: Path | None = None
+            self.location, self.name = self.address.url, self.address.database
+            self.storage: Path | None = _team_storage(storage)
+            self.media = MediaStore(self.storage / "media")
+            self.connection: LogConnection | LakeConnection = LakeConnection(self.address, self.storage, timeout=timeout)
+        else:
+            if storage is not None:
+                raise LogError("storage: only a team log (postgresql://…) takes a storage folder; a file log keeps its clips beside it")
+            self.address, self.storage = None, None
+            self.path = Path(target).expanduser().resolve()
+            self.location, self.name = str(self.path), self.path.name
+            # Checked before anything touches the disk: a typo, a pipe or another program's file must leave nothing behind.
+            _check_log_path(self.path, create=create)
+            # Shared with a Unix group: a new log on request, an existing one when its file is group-writable (connection.py).
+            if shared and self.path.exists() and not self.path.stat().st_mode & stat.S_IWGRP:
+                raise LogError(f"{self.path} exists and is not shared with a group; share it by hand (README: "
+                               "\"Sharing a log with your group\"), or open it without shared=True")
+            self.connection = LogConnection(self.path, linger=linger, timeout=timeout, shared=shared)
+            self.media = MediaStore(media_folder_for(self.path), group_shared=self.connection.shared)
+        self._open(create)
+        self._reaped_at = 0.0
+        self.recover()
 
-    def _open(self) -> None:
+    def recover(self, *, every: float = 0.0) -> list[str]:
+        """Mark runs whose process is gone as interrupted, and drop this machine's dead temporary files (at most every ``every`` s)."""
+        if time.monotonic() - self._reaped_at < every:
+            return []
+        self._reaped_at = time.monotonic()
+        clean_temp_files(self)
+        return reap(self)
+
+    @property
+    def is_team(self) -> bool:
+        """Whether this is a team log (PostgreSQL + shared folder) rather than a file."""
+        return self.address is not None
+
+    def _open(self, create: bool) -> None:
+        if self.is_team:
+            self._open_team(create)
+            return
         # A rejected open removes the lock file (and a database) it created: see LogConnection.opening.
         try:
             with self.connection.opening() as conn:
@@ -203,23 +272,36 @@ class Log:
         except duckdb.Error as exc:  # disk faults arrive as LogUnavailable; whatever else DuckDB says means it cannot be read
             raise LogError(f"{self.path} cannot be opened as a Clip Explorer log: it is not a DuckDB database or is damaged ({_first_line(exc)})") from None
 
-    def _check_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Refuse another application's DuckDB database, and a log written by a newer Clip Explorer."""
+    def _open_team(self, create: bool) -> None:
+        # Several processes may open a new team log at once: a migration that loses the race is retried, and then skipped.
+        def check_and_migrate(conn: duckdb.DuckDBPyConnection) -> bool:
+            new = self._check_schema(conn)
+            if new and not create:
+                raise LogMissing(f"no Clip Explorer log in {self.location} (its catalog database holds no tables)")
+            migrate(conn, lake=True)
+            return new
+
+        new = self.connection.transaction(check_and_migrate, begin=False)
+        _check_storage_marker(self, new)
+
+    def _check_schema(self, conn: duckdb.DuckDBPyConnection) -> bool:
+        """Refuse another application's DuckDB database, and a log written by a newer Clip Explorer; True for a new log."""
         tables = [t for (t,) in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() ORDER BY table_name").fetchall()]
         if not tables:
-            return  # a new log
+            return True  # a new log
         columns = {c for (c,) in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'main' "
             "AND table_name = 'schema_migrations'").fetchall()}
         done = applied(conn) if {"name", "applied_at"} <= columns else []
         # Every log records our first migration with its schema; another application's schema_migrations holds none of ours.
         if MIGRATIONS[0][0] not in done:
-            raise LogError(f"{self.path} is a DuckDB database of another application, not a Clip Explorer log "
+            raise LogError(f"{self.location} is a DuckDB database of another application, not a Clip Explorer log "
                            f"(it holds tables {', '.join(tables[:5])}); choose another --db")
         unknown = sorted(set(done) - {name for name, _ in MIGRATIONS})
         if unknown:
-            raise LogError(f"{self.path} was written by a newer Clip Explorer (schema {unknown[-1]}); upgrade clip-explorer to open it")
+            raise LogError(f"{self.location} was written by a newer Clip Explorer (schema {unknown[-1]}); upgrade clip-explorer to open it")
+        return False
 
     def close(self) -> None:
         self.connection.close()
@@ -230,50 +312,46 @@ class Log:
         check(author=author)
         run_id = run_id or new_id()
         r = request
-        with self.connection.session() as conn:
-            conn.execute(
+        now = utcnow()
+        self.connection.transaction(lambda conn: conn.execute(
                 """INSERT INTO runs (id, created_at, author, status, backend, model, prompt, negative_prompt, seed, frames, fps,
-                                     width, height, steps, guidance, parent_id, request, sweep_id, sweep_cell)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [run_id, utcnow(), author, r.backend, r.model, r.prompt, r.negative_prompt, r.seed, r.frames, r.fps,
+                                     width, height, steps, guidance, parent_id, request, sweep_id, sweep_cell, host, pid, heartbeat_at)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, now, author, r.backend, r.model, r.prompt, r.negative_prompt, r.seed, r.frames, r.fps,
                  r.width, r.height, r.steps, r.guidance, r.parent, json.dumps(r.to_dict()), sweep_id,
-                 json.dumps(sweep_cell) if sweep_cell is not None else None],
-            )
+                 json.dumps(sweep_cell) if sweep_cell is not None else None, this_host(), os.getpid(), now],
+            ))
         return run_id
 
     def finish_run(self, run_id: str, status: str, *, clip: StoredClip | None = None, error: str | None = None, hint: str | None = None,
                    duration_s: float | None = None, timings: dict | None = None, device: str | None = None,
                    versions: dict | None = None, backend_info: dict | None = None) -> None:
-        if status not in RUN_STATUSES[1:]:
-            raise LogError(f"status: must be one of {', '.join(RUN_STATUSES[1:])} (got {status!r})")
-        with self.connection.session() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                if clip is not None:
-                    row = clip.to_row(self.media.root)
-                    conn.execute(
-                        """INSERT INTO media (sha256, path, poster, thumb, bytes, frames, width, height, fps, created_at)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                        [*row.values(), utcnow()],
-                    )
+        if status not in RUN_STATUSES[1:4]:
+            raise LogError(f"status: must be one of {', '.join(RUN_STATUSES[1:4])} (got {status!r})")
+        def write(conn: duckdb.DuckDBPyConnection) -> None:
+            if clip is not None:
+                row = clip.to_row(self.media.root)
+                # Two runs can make the same clip: its row is written once (no ON CONFLICT: a team log has no keys).
                 conn.execute(
-                    """UPDATE runs SET status = ?, finished_at = ?, error = ?, hint = ?, duration_s = ?, timings = ?, device = ?,
-                                       versions = ?, backend_info = ?, media_sha256 = ?
-                       WHERE id = ?""",
-                    [status, utcnow(), error, hint, duration_s, _json(timings), device, _json(versions), _json(backend_info),
-                     clip.sha256 if clip else None, run_id],
+                    """INSERT INTO media (sha256, path, poster, thumb, bytes, frames, width, height, fps, created_at)
+                       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)""",
+                    [*row.values(), utcnow(), clip.sha256],
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute(
+                """UPDATE runs SET status = ?, finished_at = ?, error = ?, hint = ?, duration_s = ?, timings = ?, device = ?,
+                                   versions = ?, backend_info = ?, media_sha256 = ?
+                   WHERE id = ?""",
+                [status, utcnow(), error, hint, duration_s, _json(timings), device, _json(versions), _json(backend_info),
+                 clip.sha256 if clip else None, run_id],
+            )
+
+        self.connection.transaction(write)
 
     def add_sweep(self, base: Request, axes: dict[str, list], *, author: str, name: str | None = None) -> str:
         check(author=author, name=name)
         sweep_id = new_id()
-        with self.connection.session() as conn:
-            conn.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?, ?)",
-                         [sweep_id, utcnow(), author, name, json.dumps(base.to_dict()), json.dumps(axes)])
+        self.connection.transaction(lambda conn: conn.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?, ?)",
+                                    [sweep_id, utcnow(), author, name, json.dumps(base.to_dict()), json.dumps(axes)]))
         return sweep_id
 
     # -- reviewer rows (append-only) ----------------------------------------
@@ -285,9 +363,12 @@ class Log:
         check(author=author, note=note)
         tags = _clean_tags(tags)
         rating_id = new_id()
-        with self.connection.session() as conn:
-            run_id = self._resolve(conn, run_id)
-            conn.execute("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?)", [rating_id, run_id, author, utcnow(), score, tags, note or None])
+
+        def write(conn: duckdb.DuckDBPyConnection) -> None:
+            conn.execute("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [rating_id, self._resolve(conn, run_id), author, utcnow(), score, tags, note or None])
+
+        self.connection.transaction(write)
         return rating_id
 
     def vote(self, winner: str, loser: str, *, author: str, tie: bool = False) -> str:
@@ -295,11 +376,14 @@ class Log:
         if not isinstance(tie, bool):  # "yes" or 0.5 is not a tie; strict, like the REST API
             raise RequestError([f"tie: must be True or False (got {shown(tie)})"])
         vote_id = new_id()
-        with self.connection.session() as conn:
-            winner, loser = self._resolve(conn, winner), self._resolve(conn, loser)
-            if winner == loser:
-                raise LogError(f"a vote needs two different runs (got {winner} twice)")
-            conn.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?)", [vote_id, winner, loser, bool(tie), author, utcnow()])
+
+        def write(conn: duckdb.DuckDBPyConnection) -> None:
+            won, lost = self._resolve(conn, winner), self._resolve(conn, loser)
+            if won == lost:
+                raise LogError(f"a vote needs two different runs (got {won} twice)")
+            conn.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?)", [vote_id, won, lost, bool(tie), author, utcnow()])
+
+        self.connection.transaction(write)
         return vote_id
 
     def annotate(self, run_id: str, text: str, *, author: str, frame: int = 0, end_frame: int | None = None,
@@ -311,9 +395,10 @@ class Log:
         if region is not None:
             _check_region(region)
         annotation_id = new_id()
-        with self.connection.session() as conn:
-            run_id = self._resolve(conn, run_id)
-            frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run_id]).fetchone()
+
+        def write(conn: duckdb.DuckDBPyConnection) -> None:
+            run = self._resolve(conn, run_id)
+            frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run]).fetchone()
             for name, value in (("frame", frame), ("end_frame", end_frame)):
                 if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < frames):
                     raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {shown(value)})")
@@ -321,21 +406,25 @@ class Log:
                 raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
             conn.execute(
                 "INSERT INTO annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [annotation_id, run_id, author, utcnow(), frame, end_frame, frame / fps,
+                [annotation_id, run, author, utcnow(), frame, end_frame, frame / fps,
                  None if end_frame is None else end_frame / fps, _json(region), text.strip()],
             )
+
+        self.connection.transaction(write)
         return annotation_id
 
     def bulk_insert(self, table: str, rows: pd.DataFrame) -> int:
         """Append a DataFrame to a log table by column name (an import: ~10⁶ rows/s, unlike row-by-row inserts)."""
         if table not in {"runs", "media", "ratings", "votes", "annotations", "sweeps"}:
             raise LogError(f"table: not a log table: {table!r}")
-        with self.connection.session() as conn:
+        def write(conn: duckdb.DuckDBPyConnection) -> None:
             conn.register("_explorer_import", rows)
             try:
                 conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _explorer_import")
             finally:
                 conn.unregister("_explorer_import")
+
+        self.connection.transaction(write)
         return len(rows)
 
     # -- reading -------------------------------------------------------------
@@ -351,7 +440,7 @@ class Log:
         check(run_id=run_id)
         matches = [i for (i,) in conn.execute("SELECT id FROM runs WHERE starts_with(id, ?) LIMIT 2", [run_id]).fetchall()]
         if not matches:
-            raise LogError(f"run id: no run {run_id!r} in {self.path.name}")
+            raise LogError(f"run id: no run {run_id!r} in {self.name}")
         if len(matches) > 1:
             raise LogError(f"run id: {run_id!r} matches several runs; give more characters")
         return matches[0]

@@ -12,6 +12,9 @@ point lookups, and a migration that alters them must drop those indexes first.
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import duckdb
 
 from explorer.log.clock import utcnow
@@ -120,34 +123,86 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    "0004_log_identity",
+    # A random id per log, written once: a team log's storage folder names it, so a wrong folder is caught on open.
+    "CREATE TABLE log_identity (id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);",
+))
+
+MIGRATIONS.append((
+    "0005_run_whereabouts",
+    # Where a run runs and that it still does: a run whose process is gone is shown as interrupted (explorer.log.recovery).
+    """
+    ALTER TABLE runs ADD COLUMN host VARCHAR;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP;
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
+
+
+def for_lake(sql: str) -> list[str]:
+    """A migration's statements as a DuckLake catalog takes them: no keys, checks or indexes.
+
+    DuckLake has none of these (the log never relied on them to reject a row: every write is checked before it
+    is made), so one list of migrations serves both homes. Statements are split on ``;`` (none quotes one).
+    """
+    kept = []
+    for statement in (part.strip() for part in sql.split(";")):
+        if not statement or statement.upper().startswith("CREATE INDEX"):
+            continue
+        statement = re.sub(r"\s+PRIMARY KEY", "", statement)
+        kept.append(_without_checks(statement))
+    return kept
+
+
+def _without_checks(statement: str) -> str:
+    """``statement`` with every ``CHECK (…)`` clause removed (balanced parentheses)."""
+    while (match := re.search(r"\s+CHECK\s*\(", statement)) is not None:
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(statement[end], 0)
+            end += 1
+        statement = statement[:match.start()] + statement[end:]
+    return statement
 
 
 def applied(conn: duckdb.DuckDBPyConnection) -> list[str]:
     exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'schema_migrations'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
+        "AND table_name = 'schema_migrations'"
     ).fetchone()[0]
     if not exists:
         return []
     return [name for (name,) in conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
 
 
-def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:
-    """Apply the migrations not yet recorded (up to ``upto``, inclusive); return their names."""
-    done = set(applied(conn))
+def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None, *, lake: bool = False) -> list[str]:
+    """Apply the migrations not yet recorded (up to ``upto``, inclusive), each in its own transaction; return their names.
+
+    On a team log (``lake``) two processes may migrate at once: the loser's commit conflicts, the caller retries, and
+    the migrations the winner applied are then skipped (``applied`` is read inside each transaction).
+    """
     ran = []
     for name, sql in MIGRATIONS:
-        if name not in done:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
-                conn.execute(sql)
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            if name not in applied(conn):
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
+                for statement in for_lake(sql) if lake else [sql]:
+                    conn.execute(statement)
+                if name == "0004_log_identity":
+                    conn.execute("INSERT INTO log_identity VALUES (?, ?)", [uuid.uuid4().hex, utcnow()])
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", [name, utcnow()])
-                conn.execute("COMMIT")
-            except BaseException:
+                ran.append(name)
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
                 conn.execute("ROLLBACK")
-                raise
-            ran.append(name)
+            except duckdb.Error:
+                pass  # a failed COMMIT has ended the transaction already
+            raise
         if name == upto:
             break
     return ran

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from explorer.log.log import RUN_STATUSES, Log, LogError
+from explorer.log.recovery import REAP_EVERY_S
 from explorer.request import RequestError, check, check_text, shown
 
 # The latest rating of each author on each run is the one that counts.
@@ -39,6 +40,7 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
+    log.recover(every=REAP_EVERY_S)  # a run whose process died is listed as interrupted, not running
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
                   parent=parent, sweep=sweep, limit=limit, offset=offset)
     run_where, run_params = _run_filters(text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)

@@ -96,14 +96,16 @@ class ReviewLog:
     """
 
     def __init__(self, root_dir: str, config: Any):
-        self.path = allowed_log(root_dir, config, None)
+        self.target = allowed_log(root_dir, config, None)  # a file, or a team log's URL
+        self.storage = config.storage or None
         self._log: Log | None = None
         self._lock = threading.Lock()
 
     def get(self) -> Log:
         with self._lock:
             if self._log is None:
-                self._log = Log(self.path, create=False)  # LogMissing until the file exists; nothing is written
+                # LogMissing until the log exists (a file log: until the file does); nothing is written
+                self._log = Log(self.target, storage=self.storage, create=False)
             return self._log
 
 
@@ -205,14 +207,15 @@ class ExplorerAPIHandler(APIHandler):
 class MeHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply({"author": self.author, "log": str(self.settings["explorer_log"].path)})
+        self.reply({"author": self.author, "log": str(self.settings["explorer_log"].target)})
 
 
 class LogHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
         review_log, author = self.settings["explorer_log"], self.author
-        where = {"path": str(review_log.path), "name": review_log.path.name}
+        target = review_log.target
+        where = {"path": str(target), "name": target.rsplit("/", 1)[-1] if isinstance(target, str) else target.name}
 
         def fetch() -> dict:
             row = review_log.get().query(

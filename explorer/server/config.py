@@ -13,7 +13,10 @@ class ClipExplorer(Configurable):
     """Settings of the Clip Explorer server extension."""
 
     db = Unicode(os.environ.get("EXPLORER_DB", "explorer.duckdb"), config=True,
-                 help="The team's log, for the review panel (relative paths are under the server's root folder).")
+                 help="The log the review panel shows: a .duckdb file (relative paths are under the server's root folder) "
+                      "or a team log, postgresql://USER@HOST:PORT/DB (password in PGPASSWORD or ~/.pgpass).")
+    storage = Unicode(os.environ.get("EXPLORER_STORAGE", ""), config=True,
+                      help="A team log's shared folder (its clips and data files), as mounted on this machine.")
     author = Unicode(config=True, help="Author of writes on a personal server (token or password login, where users have no names); "
                                         "default: EXPLORER_AUTHOR, else the JupyterHub user, else the server owner's login name. "
                                         "With a real identity provider (JupyterHub, OAuth) the authenticated user's name is used instead.")
@@ -32,8 +35,17 @@ class LogNotAllowed(Exception):
     """A log path the server will not read from; the message says why."""
 
 
-def allowed_log(root_dir: str, config: ClipExplorer, requested: str | None) -> Path:
-    """The log to use: ``requested`` if it lies under the server root (or is the configured one), else the default."""
+def allowed_log(root_dir: str, config: ClipExplorer, requested: str | None) -> Path | str:
+    """The log to use: ``requested`` if it lies under the server root (or is the configured one), else the default.
+
+    A team log (a URL) is allowed only as the configured one: its folder comes from the server's own settings.
+    """
+    from explorer.log.lake import is_team_address
+
+    if is_team_address(config.db) or is_team_address(requested):
+        if requested and requested != config.db:
+            raise LogNotAllowed("this server serves media of its own team log only")
+        return config.db
     root = Path(root_dir).expanduser().resolve()
     default = (root / config.db).resolve() if not Path(config.db).is_absolute() else Path(config.db).resolve()
     if not requested:

@@ -46,7 +46,8 @@ class MediaHandler(AuthenticatedFileHandler):
             log = allowed_log(self.settings["explorer_root"], self.settings["explorer_config"], self.get_query_argument("log", None))
         except LogNotAllowed as exc:
             raise web.HTTPError(403, str(exc)) from None
-        store = media_folder_for(log)
+        config = self.settings["explorer_config"]
+        store = Path(config.storage) / "media" if isinstance(log, str) else media_folder_for(log)  # a team log: its shared folder
         if not store.is_dir():
             raise web.HTTPError(404, "this log has no media folder")
         self.root = str(store.resolve())

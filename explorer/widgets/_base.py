@@ -59,7 +59,7 @@ class ExplorerWidget(anywidget.AnyWidget):
 
     def __init__(self, lab: Lab, **kwargs: Any):
         self._lab = lab
-        super().__init__(_version=bundle_version(), log_path=str(lab.log.path), **kwargs)
+        super().__init__(_version=bundle_version(), log_path=lab.log.location, **kwargs)
         self.on_msg(self._on_custom)
 
     def _on_custom(self, _widget: Any, content: dict, buffers: list) -> None:

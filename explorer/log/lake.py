@@ -1,0 +1,299 @@
+"""The team log: DuckLake, with its catalog in PostgreSQL and its files in a folder every machine mounts.
+
+A file log (:mod:`explorer.log.connection`) is one DuckDB file that one
+process holds at a time: right for a person, a queue for a team. A team log
+is the same tables in a DuckLake: the catalog (which rows exist, small writes
+inlined) lives in a PostgreSQL database, the bulk as Parquet files under
+``<storage>/lake/``, and the clips under ``<storage>/media/``. Every process
+keeps its own DuckDB connection with the lake attached; PostgreSQL orders the
+commits, so many writers on many machines need no lease.
+
+Two facts shape this module:
+
+- **Offline extensions.** DuckLake and its PostgreSQL client are DuckDB
+  extensions, shipped as wheels built for our pinned DuckDB
+  (``duckdb-extension-ducklake``/``-postgres``). They are loaded from the
+  wheels' files; nothing is ever downloaded (autoinstall and autoload are
+  off). The PostgreSQL extension's file is named ``postgres`` but its entry
+  point is ``postgres_scanner``, so it is loaded through a link of that name
+  kept in a per-user cache folder.
+- **Commit conflicts are contention, not errors.** Two writers committing at
+  once can conflict; DuckLake retries a few times itself, and
+  :meth:`LakeConnection.transaction` retries the whole transaction with
+  backoff and jitter until ``timeout``, then raises
+  :class:`~explorer.log.connection.LogBusy` in one line.
+
+Passwords come the libpq way (``PGPASSWORD``, ``~/.pgpass``, a service file):
+a URL that carries one is refused, so no password can reach the log, its
+errors or a notebook's output.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import duckdb
+
+from explorer.log.connection import CONNECT_CONFIG, LogBusy
+
+T = TypeVar("T")
+SCHEMES = ("postgresql", "postgres")
+CATALOG = "lake"  # the name the lake is attached under; USE makes it the default, so the log's SQL is the same for both homes
+MARKER = ".clip-explorer-team-log"  # in the storage folder: which catalog this folder belongs to
+MAX_BACKOFF_S = 0.2
+
+
+def is_team_address(target: object) -> bool:
+    """Whether ``target`` names a team log (a ``postgresql://`` URL) rather than a file."""
+    return isinstance(target, str) and target.split("://", 1)[0].lower() in SCHEMES and "://" in target
+
+
+@dataclass(frozen=True)
+class TeamAddress:
+    """Where a team log's catalog lives, parsed from ``postgresql://USER@HOST:PORT/DB?options``."""
+
+    user: str | None
+    host: str
+    port: int | None
+    database: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, url: str) -> "TeamAddress":
+        from explorer.log.log import LogError
+
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise LogError(f"team log address: {exc} (expected postgresql://USER@HOST:PORT/DATABASE)") from None
+        if parts.password is not None:
+            raise LogError("team log address: a password does not belong in the URL (it would be logged and shown); "
+                           "give it in PGPASSWORD or ~/.pgpass instead")
+        database = unquote(parts.path.lstrip("/"))
+        if not parts.hostname or not database:
+            raise LogError(f"team log address: expected postgresql://USER@HOST:PORT/DATABASE (got {cls._redacted(url)!r})")
+        options = tuple(parse_qsl(parts.query, keep_blank_values=True))
+        if any(key.lower() == "password" for key, _ in options):
+            raise LogError("team log address: a password does not belong in the URL; give it in PGPASSWORD or ~/.pgpass instead")
+        return cls(unquote(parts.username) if parts.username else None, parts.hostname, port, database, options)
+
+    @staticmethod
+    def _redacted(url: str) -> str:
+        head, sep, tail = url.partition("://")
+        return head + sep + tail.split("@", 1)[-1] if "@" in tail else url
+
+    @property
+    def url(self) -> str:
+        """The address as shown to people: no password, ever (there is none to show)."""
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"postgresql://{user}{self.host}{port}/{self.database}"
+
+    @property
+    def conninfo(self) -> str:
+        """A libpq keyword string (libpq then reads PGPASSWORD or ~/.pgpass itself)."""
+        pairs = [("host", self.host), ("port", str(self.port) if self.port else None), ("user", self.user), ("dbname", self.database), *self.options]
+        return " ".join(f"{key}={_quoted(value)}" for key, value in pairs if value is not None)
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# -- the extensions, from their wheels --------------------------------------------------------------------------------
+
+_loaded_files: dict[str, Path] = {}
+
+
+def extension_files() -> dict[str, Path]:
+    """Paths DuckDB can LOAD for ``ducklake`` and ``postgres_scanner`` (linked under their entry-point names)."""
+    if _loaded_files:
+        return _loaded_files
+    from explorer.log.log import LogUnavailable
+
+    version = duckdb.__version__
+    found = {}
+    for module, entry in (("duckdb_extension_ducklake", "ducklake"), ("duckdb_extension_postgres", "postgres_scanner")):
+        try:
+            package = __import__(module)
+        except ImportError:
+            raise LogUnavailable(f"a team log needs the Python package {module.replace('_', '-')}=={version} "
+                                 f"(pip install 'clip-explorer'); it is not installed") from None
+        folder = Path(package.__file__).parent / "extensions" / f"v{version}"
+        files = sorted(folder.glob("*.duckdb_extension"))
+        if not files:
+            raise LogUnavailable(f"{module.replace('_', '-')} has no extension built for DuckDB {version} (in {folder}); "
+                                 f"install {module.replace('_', '-')}=={version}")
+        found[entry] = files[0] if files[0].stem == entry else _linked(files[0], entry, version)
+    _loaded_files.update(found)
+    return _loaded_files
+
+
+def _linked(target: Path, entry: str, version: str) -> Path:
+    """A symlink named ``<entry>.duckdb_extension`` to ``target``, made atomically (several processes may race)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for folder in (base / "clip-explorer" / f"duckdb-{version}", Path(tempfile.gettempdir()) / f"clip-explorer-{os.getuid()}" / f"duckdb-{version}"):
+        link = folder / f"{entry}.duckdb_extension"
+        try:
+            if link.is_symlink() and Path(os.readlink(link)) == target:
+                return link
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary = folder / f".{entry}.{os.getpid()}.{random.randrange(1 << 30)}"
+            temporary.symlink_to(target)
+            os.replace(temporary, link)
+            return link
+        except OSError:
+            continue  # e.g. a read-only home: try the next folder
+    from explorer.log.log import LogUnavailable
+
+    raise LogUnavailable(f"cannot make a link to the {entry} extension in {base / 'clip-explorer'} or the temporary folder")
+
+
+# -- the connection ------------------------------------------------------------------------------------------------------
+
+class LakeConnection:
+    """One process's connection to a team log; the same interface as :class:`~explorer.log.connection.LogConnection`."""
+
+    def __init__(self, address: TeamAddress, storage: Path, *, timeout: float = 60.0):
+        self.address = address
+        self.storage = storage
+        self.timeout = timeout
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._thread_lock = threading.RLock()
+        self._closed = False
+
+    @contextmanager
+    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, for the duration of the ``with`` block (re-entrant within a thread)."""
+        with self._thread_lock:
+            if self._closed:
+                raise RuntimeError(f"log {self.address.url} is closed")
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                yield self._conn
+            except duckdb.Error as exc:
+                if _unreachable(exc):
+                    self._drop()  # reconnect next time: the server may come back
+                    raise _unavailable(f"team log {self.address.url}: the catalog cannot be reached ({_first_line(exc)})") from None
+                raise
+
+    opening = session  # nothing to clean up after a failed opening: no files are made before the catalog answers
+
+    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, begin: bool = True) -> T:
+        """Run ``work(conn)`` in one transaction, retried whole on commit conflicts until ``timeout``.
+
+        With ``begin=False``, ``work`` makes its own transactions (the migrations do) and is retried whole.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            with self.session() as conn:
+                if begin:
+                    conn.execute("BEGIN TRANSACTION")
+                try:
+                    result = work(conn)
+                    if begin:
+                        conn.execute("COMMIT")
+                    return result
+                except duckdb.Error as exc:
+                    _rollback(conn)
+                    if not _conflict(exc):
+                        raise
+                    if time.monotonic() + delay > deadline:
+                        raise LogBusy(f"team log {self.address.url} stayed busy (commit conflicts) for {self.timeout:.0f} s; "
+                                      f"try again") from None
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            time.sleep(delay * (0.5 + random.random()))  # outside the session: other threads may write meanwhile
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def close(self) -> None:
+        with self._thread_lock:
+            self._drop()
+            self._closed = True
+
+    def release(self) -> None:
+        """Nothing to give back: a team log is not leased (kept for the file log's interface)."""
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except duckdb.Error:
+                pass
+            self._conn = None
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        files = extension_files()
+        conn = duckdb.connect(config=CONNECT_CONFIG)
+        try:
+            conn.execute("SET enable_progress_bar = false")
+            for path in files.values():
+                conn.execute(f"LOAD '{_sql_text(str(path))}'")
+            data = self.storage / "lake"
+            try:
+                conn.execute(f"ATTACH 'ducklake:postgres:{_sql_text(self.address.conninfo)}' AS {CATALOG} "
+                             f"(DATA_PATH '{_sql_text(str(data))}/', OVERRIDE_DATA_PATH TRUE)")
+            except duckdb.Error as exc:
+                raise _unavailable(f"team log {self.address.url}: cannot attach the catalog ({_scrubbed(exc)})") from None
+            conn.execute(f"USE {CATALOG}")
+            # DuckLake retries conflicting commits a few times itself; transaction() retries beyond that.
+            conn.execute("SET ducklake_max_retry_count = 20")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # a failed commit has already ended the transaction
+
+
+def _conflict(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) or "conflict" in text or "retry count" in text or "could not serialize" in text
+
+
+def _unreachable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "unable to connect to postgres" in text or "server closed the connection" in text or "connection refused" in text \
+        or "no connection to the server" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _scrubbed(exc: BaseException) -> str:
+    """DuckDB's message for a failed ATTACH, from libpq's words on: the part a person can act on."""
+    text = " ".join(str(exc).split())
+    for marker in ("Unable to connect to Postgres at", "failed:"):
+        if marker in text:
+            text = text[text.index(marker):]
+    return text[:300]
+
+
+def _unavailable(message: str) -> Exception:
+    from explorer.log.log import LogUnavailable
+
+    return LogUnavailable(message)
