@@ -265,6 +265,12 @@ class StoredClip:
         }
 
 
+def _temp_prefix() -> str:
+    from explorer.log.recovery import temp_prefix
+
+    return temp_prefix()
+
+
 class MediaStore:
     """A folder of clips named by the SHA-256 of their MP4 bytes, fanned out by the first two hex digits.
 
@@ -289,7 +295,8 @@ class MediaStore:
         """
         frames = check_frames(frames)
         self._make_folder(self.root)
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".mp4")
+        # The name says who writes it (host, pid): after a crash, explorer.log.recovery knows it is abandoned.
+        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=_temp_prefix(), suffix=".mp4")
         try:
             self._share(fd)
         finally:
@@ -379,7 +386,7 @@ def _sha256_file(path: Path) -> str:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(), suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

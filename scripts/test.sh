@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the demo's install (scripts/setup.sh), then the test tools, then pytest over tests/,
 # the docstring examples and the tour notebooks. Unlike the demo, this installs system packages: Debian's
-# chromium for the browser tests (scripts/browser-deps.sh, apt, as root or with sudo).
+# chromium for the browser tests and postgresql for the team-log tests (scripts/test-deps.sh, apt, as root or with sudo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -13,7 +13,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
-# Debian's chromium for the browser tests (never a browser download of Playwright's own).
-bash scripts/browser-deps.sh
+# Debian's chromium (never a browser download of Playwright's own) and postgresql.
+bash scripts/test-deps.sh
 export HF_HUB_OFFLINE=1  # tests build their models; nothing comes from a hub
 python -m pytest tests explorer notebooks --doctest-modules --nbval-lax -p no:cacheprovider "$@"

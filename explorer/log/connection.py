@@ -83,6 +83,7 @@ import duckdb
 # offline that fails as if the file were damaged); the log needs none, JSON is built in.
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 MAX_BACKOFF_S = 0.01  # waiters poll at most 10 ms apart: a turn costs ~20 ms, so a slower poll wastes turns
+CHECKPOINT_THRESHOLD = "2MB"  # DuckDB's default is 16 MB: up to ~3 s of replay after a crash
 COURTESY_S = 0.015  # after yielding to a waiter, wait this long before asking for the file again
 
 
@@ -254,6 +255,8 @@ class LogConnection:
                 share_with_group(self.path, self.path.parent.stat().st_gid)
             # no progress bars: they would land in server logs and notebook stderr
             self._conn.execute("SET enable_progress_bar = false")
+            # A crash costs a replay of the write-ahead log on the next open (~0.2 s per MB here): keep it short.
+            self._conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         except BaseException:
             if not self._opening:  # an opening keeps the lock until it has cleaned up (see opening())
                 self._release()

@@ -9,7 +9,7 @@ Fixtures
   notebook_dir   (function) -> Path: a fresh folder under jupyter_server.root for this test's notebooks.
 
 If /usr/bin/chromium (or playwright) is missing the browser tests are skipped, unless the
-environment variable CI is set, in which case they fail. Install with scripts/browser-deps.sh.
+environment variable CI is set, in which case they fail. Install with scripts/test-deps.sh.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from lab import (  # noqa: E402
 def _missing(reason: str):
     """Skip locally; fail under CI so a broken CI image cannot silently skip the browser tests."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip; run scripts/browser-deps.sh)",
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip; run scripts/test-deps.sh)",
                     pytrace=False)
-    pytest.skip(f"{reason}; run scripts/browser-deps.sh (set CI=1 to make this an error)")
+    pytest.skip(f"{reason}; run scripts/test-deps.sh (set CI=1 to make this an error)")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
