@@ -20,13 +20,22 @@ NO_TOKEN = {"Authorization": ""}
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"explorer": True}}}
+def jp_server_config(home):
+    """Every API test runs twice: on the server's default file log, and on a team log it is configured with."""
+    config = {"ServerApp": {"jpserver_extensions": {"explorer": True}}, "ClipExplorer": {}}
+    if home.kind == "team":
+        config["ClipExplorer"] = {"db": home.db, "storage": str(home.storage)}
+    return config
+
+
+def open_server_log(home, jp_root_dir, author):
+    """The log the server reads: its default file under the root, or the team log it was given."""
+    return home.open(author) if home.kind == "team" else explorer.open(jp_root_dir / "explorer.duckdb", author=author)
 
 
 @pytest.fixture
-def runs(jp_root_dir):
-    lab = explorer.open(jp_root_dir / "explorer.duckdb", author="setup")  # the server's default log
+def runs(home, jp_root_dir):
+    lab = open_server_log(home, jp_root_dir, "setup")
     made = [lab.generate(p, seed=i, frames=6, width=64, height=48, steps=2, progress=False).id
             for i, p in enumerate(["sunset birds", "neon rain", "ocean waves", "neon city"])]
     lab.rate(made[0], 5, tags=["warm"])
@@ -95,7 +104,7 @@ async def test_every_route_refuses_a_request_without_credentials(jp_fetch, runs)
 
 @pytest.fixture
 def reviewer(jp_server_config):
-    jp_server_config["ClipExplorer"] = {"author": "reviewer-ada"}
+    jp_server_config["ClipExplorer"]["author"] = "reviewer-ada"
     return "reviewer-ada"
 
 
@@ -188,7 +197,9 @@ async def test_leaderboard_agreement_tags_and_changes(jp_fetch, runs):
 # -- the log the server reads, and a log that does not exist yet ----------------------------------
 
 
-async def test_a_missing_log_reads_empty_refuses_writes_and_is_never_created(reviewer, jp_fetch, jp_root_dir):
+async def test_a_missing_log_reads_empty_refuses_writes_and_is_never_created(reviewer, jp_fetch, jp_root_dir, home):
+    if home.kind == "team":
+        pytest.skip("a file log that does not exist yet; an empty team catalog is tested in test_team_log.py")
     path = jp_root_dir / "explorer.duckdb"
     status, log = await call(jp_fetch, "explorer", "api", "log")
     assert status == 200 and log == {"path": str(path.resolve()), "name": "explorer.duckdb", "exists": False,
@@ -240,9 +251,9 @@ async def test_skipping_in_the_rate_queue_keeps_the_count(jp_fetch, runs):
 
 
 @pytest.fixture
-def takes(jp_root_dir):
+def takes(home, jp_root_dir):
     """Two takes of one idea beside two unrelated clips."""
-    lab = explorer.open(jp_root_dir / "explorer.duckdb", author="setup")
+    lab = open_server_log(home, jp_root_dir, "setup")
     fast = dict(frames=4, width=32, height=32, steps=1, progress=False)
     foxes = [lab.generate("A red fox", seed=0, **fast).id, lab.generate("a red fox.", seed=1, **fast).id]
     loners = [lab.generate(p, **fast).id for p in ("a galaxy", "candy bubbles")]

@@ -22,6 +22,15 @@ from explorer.request import Request, RequestError  # noqa: E402
 import tiny_pipelines  # noqa: E402 - a helper module beside the tests
 
 
+@pytest.fixture
+def home(tmp_path):
+    """These tests are about the diffusers backend, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
+    from conftest import Home
+
+    return Home("file", tmp_path)
+
+
+
 
 @pytest.fixture(scope="session")
 def t2v_folder(tmp_path_factory):

@@ -14,6 +14,15 @@ from explorer.backends.sketch_scene import Scene
 from explorer.recipes import PACKAGE_RECIPES, Recipe, RecipeError, load_recipes
 from explorer.request import Request, RequestError
 
+
+@pytest.fixture
+def home(tmp_path):
+    """These tests are about recipes, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
+    from conftest import Home
+
+    return Home("file", tmp_path)
+
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = load_recipes()
 FIELDS = {"name", "title", "idea", "prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend"}

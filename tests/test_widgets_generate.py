@@ -11,6 +11,15 @@ from explorer.request import Request
 from explorer.widgets.generate_panel import GeneratePanel
 from explorer.widgets.sweep_grid import SweepGrid
 
+
+@pytest.fixture
+def home(tmp_path):
+    """These tests are about the generate widget, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
+    from conftest import Home
+
+    return Home("file", tmp_path)
+
+
 FAST = dict(frames=4, width=64, height=48, steps=2)
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from explorer.log.clock import utcnow
 from explorer.log.connection import LogBusy, LogConnection
 from explorer.log.lake import LakeConnection, TeamAddress, is_team_address
-from explorer.log.recovery import REAP_EVERY_S, clean_temp_files, reap, this_host
+from explorer.log.recovery import clean_temp_files, reap, this_host
 from explorer.log.migrations import MIGRATIONS, applied, migrate
 from explorer.media import MediaStore, StoredClip
 from explorer.request import Request, RequestError, check, check_tags, check_text, shown
