@@ -72,7 +72,8 @@ class PostgresServer:
         """A fresh database; returns the team-log URL for it.
 
         Unless ``empty``, it is a copy of a catalog where a team log was already created (PostgreSQL's TEMPLATE:
-        a few ms instead of the ~2 s of creating one); its storage folder is the caller's, still empty.
+        a few ms instead of the ~2 s of creating one); its storage folder is the caller's, still empty. Such copies
+        share the template's log identity: a test about identities asks for ``empty`` catalogs.
         """
         name = f"log_{uuid.uuid4().hex[:10]}"
         if empty:
