@@ -1,4 +1,8 @@
-"""Read queries over the log: runs with filters, the latest ratings, lineage."""
+"""Read queries over the log: runs with filters, the latest ratings, lineage.
+
+Ratings per run come from :mod:`explorer.log.summary` and prompt search goes through
+:mod:`explorer.log.search` (both kept in this process, the same for a file log and a team log).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import pandas as pd
 
 from explorer.log.log import RUN_STATUSES, Log, LogError
 from explorer.log.recovery import REAP_EVERY_S
+from explorer.log.search import search_for
+from explorer.log.summary import summary_for
 from explorer.request import RequestError, check, check_text, shown
 
 # The latest rating of each author on each run is the one that counts.
@@ -34,44 +40,91 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
          me: str | None = None) -> pd.DataFrame:
     """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
 
-    When neither the filters nor the sort involve ratings, the page of run ids is
-    found first and ratings are summarised for that page only, so a page stays
-    fast on a log with millions of ratings.
+    The rating figures come from this process's per-run summary of the log
+    (:mod:`explorer.log.summary`, brought up to date first), joined into the
+    query as a registered Arrow table; ``text`` is matched through the prompt
+    index (:mod:`explorer.log.search`) with the results of
+    ``prompt ILIKE '%text%'``. When neither the filters nor the sort involve
+    ratings, the page is found first and only its runs' summaries are joined.
     """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
     log.recover(every=REAP_EVERY_S)  # a run whose process died is listed as interrupted, not running
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
                   parent=parent, sweep=sweep, limit=limit, offset=offset)
-    run_where, run_params = _run_filters(text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
+    where, params = _matching(log, text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
+    summary = summary_for(log)
+    summary.refresh()
     by_rating = tag is not None or min_rating is not None or sort == "rating"
     page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
-    if not by_rating:
-        ids = log.query(f"SELECT r.id FROM runs r {_where(run_where)} ORDER BY {SORTS[sort]} {page}", run_params).id.tolist()
-        if not ids:
-            return _with_media(log, log.query(f"SELECT {RUN_COLUMNS}, NULL::DOUBLE AS rating, 0 AS ratings, []::VARCHAR[] AS tags FROM runs r LIMIT 0"), me)
-        # placeholders in the order they appear: the ratings filter, me, the runs filter
-        frame = log.query(_summary_sql("WHERE run_id IN (SELECT unnest(?))", "WHERE r.id IN (SELECT unnest(?))", SORTS[sort], "", me),
-                          [ids, *([me] if me else []), ids])
-        return _with_media(log, frame, me)
-    where, params = list(run_where), list(run_params)
-    for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    sql = _summary_sql("", _where(where), SORTS[sort], page, me)
-    return _with_media(log, log.query(sql, ([me] if me else []) + params), me)
+    mine_col = ", mine.score AS my_rating" if me else ""
+    mine_join = "LEFT JOIN my_ratings mine ON mine.run_id = r.id" if me else ""
+    with log.connection.session() as conn:
+        if by_rating:
+            where, params = list(where), list(params)
+            for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
+                if value is not None:
+                    where.append(clause)
+                    params.append(value)
+            source, table = "runs r", summary.table()
+        else:  # the page first, then the summaries of its runs only
+            page_ids = conn.execute(f"SELECT r.id FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).fetchall()
+            table = summary.rows([i for (i,) in page_ids])
+            where, page, params = [f"r.id IN (SELECT unnest(?))"], "", [[i for (i,) in page_ids]]
+            source = "runs r"
+        mine = summary.mine(me, None if by_rating else params[0]) if me else None
+        sql = f"""SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine_col}
+                  FROM {source} LEFT JOIN run_summary s ON s.run_id = r.id {mine_join}
+                  {_where(where)} ORDER BY {SORTS[sort]} {page}"""
+        conn.register("run_summary", table)
+        if mine is not None:
+            conn.register("my_ratings", mine)
+        try:
+            frame = conn.execute(sql, params).df()
+        finally:
+            conn.unregister("run_summary")
+            if mine is not None:
+                conn.unregister("my_ratings")
+    return _with_media(log, frame, me)
 
 
 def count_runs(log: Log, **filters: Any) -> int:
     """How many runs match (the same filters as :func:`runs`)."""
-    rating_filters = {k: filters.pop(k) for k in ("tag", "min_rating") if filters.get(k) is not None}
+    tag, min_rating = filters.pop("tag", None), filters.pop("min_rating", None)
     filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None)
-    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, **rating_filters)
-    where, params = _run_filters(**filters)
-    if not rating_filters:
+    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, tag=tag, min_rating=min_rating)
+    where, params = _matching(log, **filters)
+    if tag is None and min_rating is None:
         return int(log.query(f"SELECT count(*) AS n FROM runs r {_where(where)}", params).n[0])
-    return len(runs(log, **filters, **rating_filters))
+    summary = summary_for(log)
+    summary.refresh()
+    where, params = list(where), list(params)
+    for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    with log.connection.session() as conn:
+        conn.register("run_summary", summary.table())
+        try:
+            return int(conn.execute(f"SELECT count(*) FROM runs r JOIN run_summary s ON s.run_id = r.id {_where(where)}", params).fetchone()[0])
+        finally:
+            conn.unregister("run_summary")
+
+
+def _matching(log: Log, *, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None,
+              ids=None) -> tuple[list[str], list]:
+    """The run filters as SQL; ``text`` through the prompt index when it can narrow the search (else ``ILIKE`` on every prompt)."""
+    found = None
+    if text is not None:
+        search = search_for(log)
+        search.refresh()
+        found = search.matching(text)
+    where, params = _run_filters(text=text if found is None else None, author=author, backend=backend, model=model, status=status,
+                                 parent=parent, sweep=sweep, ids=ids)
+    if found is not None:
+        where.append("r.id IN (SELECT unnest(?))")
+        params.append(found)
+    return where, params
 
 
 def check_filters(*, text=None, tag=None, author=None, backend=None, model=None, status=None, min_rating=None, parent=None,
@@ -105,28 +158,6 @@ def _run_filters(*, text=None, author=None, backend=None, model=None, status=Non
 
 def _where(clauses: list[str]) -> str:
     return "WHERE " + " AND ".join(clauses) if clauses else ""
-
-
-def _summary_sql(rating_where: str, run_where: str, order: str, page: str, me: str | None) -> str:
-    mine_cte = f", mine AS (SELECT run_id, score FROM latest WHERE author = ?)" if me else ""
-    mine_col = ", mine.score AS my_rating" if me else ""
-    mine_join = "LEFT JOIN mine ON mine.run_id = r.id" if me else ""
-    return f"""
-        WITH latest AS (
-            SELECT * FROM ratings {rating_where}
-            QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1
-        ),
-        s AS (
-            SELECT run_id, avg(score) AS rating, count(*) AS ratings,
-                   list_sort(list_distinct(flatten(list(tags)))) AS tags
-            FROM latest GROUP BY run_id
-        ){mine_cte}
-        SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine_col}
-        FROM runs r LEFT JOIN s ON s.run_id = r.id {mine_join}
-        {run_where}
-        ORDER BY {order}
-        {page}
-    """
 
 
 def _with_media(log: Log, frame: pd.DataFrame, me: str | None) -> pd.DataFrame:

@@ -1,0 +1,161 @@
+"""Prompt search through DuckDB's full-text index, with exactly the results of ``prompt ILIKE '%text%'``.
+
+What users rely on is a case-insensitive *substring* search: "kite" finds
+"kites" and "kiteboard", "neon oc" finds "neon ocean" but not "ocean neon",
+and ``%`` and ``_`` in the text are LIKE's wildcards. That is what
+:func:`explorer.log.queries.runs` did with a scan of every prompt (~100 ms a
+query at 1M runs, twice per panel request: the page and the total). Decision:
+**keep those semantics exactly** — no stemming, no ranking, no word-only
+matches — and use the full-text index only to find the few prompts that can
+match, then apply the same ``ILIKE`` to them.
+
+Why the index never misses a match: the index splits each lower-cased prompt
+into words, a word being a maximal run of letters and digits (``\\p{L}\\p{N}``).
+When ``prompt ILIKE '%text%'``, the lower-cased text lies inside the
+lower-cased prompt, so each run of letters and digits in the text (a *piece*)
+lies inside one word of the prompt. The candidates are therefore the prompts
+with a word that contains the rarest piece (a scan of the index's dictionary
+of distinct words, then its postings); the ``ILIKE`` on those is exact. Text
+with no letter or digit (``"--"``) is scanned as before.
+
+Where the index lives: DuckLake tables cannot hold one (``PRAGMA
+create_fts_index`` on a lake table fails at commit) and a file log's
+connection is leased and closed between turns, so :class:`PromptSearch`
+keeps ``(rowid, id, prompt)`` of every run and the index over them in an
+in-memory DuckDB of its own, one per log and process (:func:`search_for`),
+the same way for both homes. Runs are never deleted and their prompts never
+change (only status and timings are updated), so runs added since are found
+by ``rowid > mark`` and kept in a small unindexed *tail*, searched by scan;
+the index is rebuilt, tail included, when the tail passes
+:data:`REBUILD_TAIL` rows (a rebuild costs about as much as the first build:
+see bench/README.md).
+
+The extension comes from the ``duckdb-extension-fts`` wheel and is loaded
+from its file (autoload and autoinstall stay off: nothing is ever
+downloaded). Without it, search falls back to the scan.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from explorer.log.connection import CONNECT_CONFIG
+
+WORD = r"[\p{L}\p{N}]+"
+NOT_WORD = r"[^\p{L}\p{N}]+"
+REBUILD_TAIL = 50_000  # runs added since the index was built, searched by scan until there are this many
+CACHED_SEARCHES = 16  # a panel request asks for the page and then the total: the second is free
+MAX_IDS = 200_000  # more matches than this: the caller filters the log with ILIKE itself (a long id list costs more)
+
+
+def fts_extension() -> Path | None:
+    """The ``fts`` extension file from its wheel, for this DuckDB version (None if not installed)."""
+    try:
+        import duckdb_extension_fts
+    except ImportError:
+        return None
+    path = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+    return path if path.is_file() else None
+
+
+class PromptSearch:
+    """The prompts of one log's runs with a full-text index over them, in this process; thread-safe."""
+
+    def __init__(self, log: Any):
+        self.log = log
+        self._lock = threading.RLock()
+        extension = fts_extension()
+        self.indexed = extension is not None
+        self._db = duckdb.connect(config=CONNECT_CONFIG)
+        self._db.execute("SET enable_progress_bar = false")
+        if extension is not None:
+            self._db.execute("LOAD '" + str(extension).replace("'", "''") + "'")
+        self._mark: int | None = None  # the greatest runs rowid held (index + tail)
+        self._cache: OrderedDict[tuple, list[str] | None] = OrderedDict()
+        self.builds = 0  # index builds so far (tests and benchmarks read it)
+
+    def refresh(self) -> None:
+        """Take in runs added since the last call (the first call reads every prompt and builds the index)."""
+        with self._lock:
+            if self._mark is None:
+                rows = self._log_arrow("SELECT rowid AS rid, id, prompt FROM runs")
+                self._db.execute("CREATE OR REPLACE TABLE docs AS SELECT rid, id, prompt FROM rows ORDER BY rid")
+                self._db.execute("CREATE OR REPLACE TABLE tail (rid BIGINT, id VARCHAR, prompt VARCHAR)")
+                self._mark = max(-1, self._db.execute("SELECT coalesce(max(rid), -1) FROM docs").fetchone()[0])
+                self._build()
+                return
+            rows = self._log_arrow("SELECT rowid AS rid, id, prompt FROM runs WHERE rowid > ?", [self._mark])
+            if rows.num_rows == 0:
+                return
+            self._db.execute("INSERT INTO tail SELECT rid, id, prompt FROM rows")
+            self._mark = max(self._mark, self._db.execute("SELECT max(rid) FROM tail").fetchone()[0])
+            self._cache.clear()
+            if self._db.execute("SELECT count(*) FROM tail").fetchone()[0] >= REBUILD_TAIL:
+                self._db.execute("INSERT INTO docs SELECT * FROM tail ORDER BY rid")
+                self._db.execute("DELETE FROM tail")
+                self._build()
+
+    def matching(self, text: str) -> list[str] | None:
+        """Ids of the runs whose prompt is ``ILIKE '%' || text || '%'``, as of the last refresh; None: scan the log instead."""
+        with self._lock:
+            key = (text, self._mark)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            ids = self._matching(text)
+            self._cache[key] = ids
+            while len(self._cache) > CACHED_SEARCHES:
+                self._cache.popitem(last=False)
+            return ids
+
+    def _matching(self, text: str) -> list[str] | None:
+        db = self._db
+        pieces = db.execute(f"SELECT list_distinct(regexp_extract_all(lower(?), '{WORD}'))", [text]).fetchone()[0]
+        if not pieces or not self.indexed:
+            return None
+        # the rarest piece: the fewest postings over the dictionary words that contain it (none: no indexed prompt matches)
+        piece, postings = db.execute(
+            """SELECT p.piece, coalesce(sum(d.df), 0) AS n FROM (SELECT unnest(?) AS piece) p
+               LEFT JOIN fts_main_docs.dict d ON contains(d.term, p.piece) GROUP BY p.piece ORDER BY n, p.piece LIMIT 1""",
+            [pieces]).fetchone()
+        if postings > MAX_IDS:
+            return None
+        frame = db.execute(
+            """SELECT id FROM docs WHERE rid IN (
+                   SELECT k.name FROM fts_main_docs.terms t JOIN fts_main_docs.docs k ON k.docid = t.docid
+                   WHERE t.termid IN (SELECT termid FROM fts_main_docs.dict WHERE contains(term, ?)))
+                 AND prompt ILIKE '%' || ? || '%'
+               UNION ALL
+               SELECT id FROM tail WHERE prompt ILIKE '%' || ? || '%'""", [piece, text, text]).fetchall()
+        return [i for (i,) in frame]
+
+    def _build(self) -> None:
+        self._cache.clear()
+        if self.indexed:
+            # one word = a maximal run of letters and digits, lower-cased; no stemming, no stop words, accents kept
+            self._db.execute(f"""PRAGMA create_fts_index('docs', 'rid', 'prompt', stemmer = 'none', stopwords = 'none',
+                                 ignore = '{NOT_WORD}', strip_accents = 0, lower = 1, overwrite = 1)""")
+        self.builds += 1
+
+    def _log_arrow(self, sql: str, params: list | None = None):
+        with self.log.connection.session() as conn:
+            return conn.execute(sql, params or []).to_arrow_table()
+
+
+_searches: "weakref.WeakKeyDictionary[Any, PromptSearch]" = weakref.WeakKeyDictionary()
+_searches_lock = threading.Lock()
+
+
+def search_for(log: Any) -> PromptSearch:
+    """The prompt search of ``log`` in this process (made on first use, dropped with the log)."""
+    with _searches_lock:
+        search = _searches.get(log)
+        if search is None:
+            search = _searches[log] = PromptSearch(log)
+        return search
