@@ -1,32 +1,44 @@
-"""Review queries at scale: 1M runs and 10M ratings + votes; server time per request for the review panel's calls.
+"""Review queries at scale, file log and team log side by side: 1M runs, 8M ratings, 2M votes.
 
-Builds (once, cached in --data) a log with --runs runs over 8 models, --ratings
-ratings by 40 reviewers and --votes pairwise votes, through Arrow bulk inserts;
-then starts a real `jupyter lab` on it and times, over HTTP on 127.0.0.1 (so
-each figure includes the request's own overhead, ~1 ms):
+Builds (once, cached in --data) a file log with --runs runs over 8 models,
+--ratings ratings by 40 reviewers and --votes pairwise votes, through Arrow
+bulk inserts; then copies it (Log.bulk_insert, in chunks) into a team log on a
+throwaway PostgreSQL (tests/postgres.py) and a shared folder. On each home it
+times, in this process, what the review panel's requests run on the server
+(the calls explorer/server/api.py makes; HTTP and JSON left out, ~1-3 ms):
 
-  leaderboard   GET /explorer/api/leaderboard?by=model          target <= 100 ms
-  page          GET /explorer/api/runs?backend=…&limit=50         target <= 30 ms
-  text search   GET /explorer/api/runs?text=…&limit=50            target <= 200 ms
+  leaderboard    Standings(log, "model").table()                                target <= 100 ms
+  page of 50     runs(author=bea, limit=50, offset=500, me=...) + count_runs()  target <= 30 ms
+  sort by rating runs(sort=rating, limit=50, me=...) + count_runs()             target <= 300 ms
+  filter rating  runs(min_rating=4, limit=50, me=...) + count_runs()            target <= 300 ms
+  text search    runs(text="neon ocean", limit=50, me=...) + count_runs()       target <= 50 ms
 
-    python bench/review_queries.py [--runs 1000000] [--ratings 8000000] [--votes 2000000] [--repeat 15]
+"before" runs the same calls through the queries module of --before (a git
+revision: no summary, no index) on the same logs, fewer times (its rating
+queries take seconds), and says whether both gave the same rows. Also timed:
+the first use of the summary and of the index (paid once per process and
+log), a page right after a new rating, a search right after a new run. Every
+figure is printed with the load average: the machine is shared.
+
+    python bench/review_queries.py [--runs 1000000] [--ratings 8000000] [--votes 2000000] [--repeat 15] [--homes file,team]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
+import os
+import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "browser"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from common import machine, median, pct  # noqa: E402
 from explorer.log import Log  # noqa: E402
@@ -77,15 +89,109 @@ def build(path: Path, runs: int, ratings: int, votes: int, seed: int = 0) -> Non
           f"({path.stat().st_size / 1e6:.0f} MB)")
 
 
-def timed(url: str, token: str, repeat: int) -> tuple[list[float], dict]:
-    times, body = [], None
+def load() -> str:
+    return "load {:.1f}".format(os.getloadavg()[0])
+
+
+def copy_to_team(source: Path, log: Log, chunk: int = 1_000_000) -> None:
+    """The file log's rows into a team log, table by table, in chunks (Log.bulk_insert: Arrow → Parquet on the lake)."""
+    import duckdb
+
+    started = time.perf_counter()
+    conn = duckdb.connect(str(source), read_only=True)
+    try:
+        for table in ("runs", "ratings", "votes"):
+            total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for start in range(0, total, chunk):
+                frame = conn.execute(f"SELECT * FROM {table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid", [start, start + chunk]).df()
+                log.bulk_insert(table, frame)
+    finally:
+        conn.close()
+    print(f"  copied into the team log in {time.perf_counter() - started:.0f} s ({load()})", flush=True)
+
+
+def queries_at(revision: str):
+    """The queries module as it was at ``revision`` (imported under another name, beside today's)."""
+    text = subprocess.run(["git", "show", f"{revision}:explorer/log/queries.py"], cwd=REPO, check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "queries_before.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("queries_before", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def timed(work, repeat: int) -> tuple[float, list[float], object]:
+    t = time.perf_counter()
+    result = work()
+    first = time.perf_counter() - t
+    times = []
     for _ in range(repeat):
-        request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
         t = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=600) as response:
-            body = json.loads(response.read())
+        result = work()
         times.append(time.perf_counter() - t)
-    return times, body
+    return first, times, result
+
+
+CALLS = [  # name, runs() filters, target ms
+    ("page of 50, filtered", dict(author="bea", limit=50, offset=500), 30),
+    ("sort by rating", dict(sort="rating", limit=50), 300),
+    ("filter by rating", dict(min_rating=4, limit=50), 300),
+    ("text search", dict(text="neon ocean", limit=50), 50),
+]
+
+
+def panel_request(queries, log: Log, filters: dict) -> tuple:
+    """What GET explorer/api/runs runs: the page, then the total."""
+    args = {k: v for k, v in filters.items() if k not in ("limit", "offset")}
+    page = queries.runs(log, **filters, me="reviewer1")
+    total = queries.count_runs(log, **{k: v for k, v in args.items() if k != "sort"})
+    return page, total
+
+
+def bench_home(name: str, log: Log, args, before) -> dict:
+    from explorer.log import queries
+    from explorer.log.search import search_for
+    from explorer.log.summary import summary_for
+    from explorer.review.standings import Standings
+
+    results = {}
+    print(f"{name} log:", flush=True)
+    t = time.perf_counter()
+    summary_for(log).refresh()
+    print(f"  first use of the rating summary: {time.perf_counter() - t:.1f} s ({load()})", flush=True)
+    t = time.perf_counter()
+    search_for(log).refresh()
+    print(f"  first use of the prompt index (read 1M prompts + build): {time.perf_counter() - t:.1f} s ({load()})", flush=True)
+    standings = Standings(log, "model")
+    first, times, board = timed(standings.table, args.repeat)
+    results["leaderboard"] = (first, times)
+    print(f"  {'leaderboard':22} first {first * 1000:8.1f} ms   p50 {pct(times, 50) * 1000:7.1f} ms   p95 {pct(times, 95) * 1000:7.1f} ms"
+          f"   (target <= 100 ms; {load()})", flush=True)
+    for call, filters, target in CALLS:
+        first, times, (page, total) = timed(lambda: panel_request(queries, log, filters), args.repeat)
+        results[call] = (first, times, page, total)
+        line = (f"  {call:22} first {first * 1000:8.1f} ms   p50 {pct(times, 50) * 1000:7.1f} ms   p95 {pct(times, 95) * 1000:7.1f} ms"
+                f"   (target <= {target} ms; {load()}; total {total:,})")
+        if before is not None:
+            b_first, b_times, (b_page, b_total) = timed(lambda: panel_request(before, log, filters), args.before_repeat)
+            same = b_total == total and list(b_page["id"]) == list(page["id"]) and list(b_page["ratings"]) == list(page["ratings"])
+            line += f"\n  {'':22} before: first {b_first * 1000:8.1f} ms   p50 {pct(b_times, 50) * 1000:7.1f} ms ({load()}); same rows: {same}"
+        print(line, flush=True)
+    # another writer: a new rating, then the next page folds it in; a new run, then the next search
+    ids = list(results["page of 50, filtered"][2]["id"])
+    log.rate(ids[0], 5, author="reviewer1", tags=["new"])
+    t = time.perf_counter()
+    page, _ = panel_request(queries, log, CALLS[0][1])
+    print(f"  page right after a new rating (fold): {(time.perf_counter() - t) * 1000:.1f} ms ({load()}); "
+          f"its my_rating {page.set_index('id').at[ids[0], 'my_rating']}", flush=True)
+    from explorer.request import Request
+
+    log.start_run(Request(prompt="a neon ocean at dusk", backend="sketch"), author="bench")
+    t = time.perf_counter()
+    page, total = panel_request(queries, log, CALLS[3][1])
+    print(f"  search right after a new run (tail): {(time.perf_counter() - t) * 1000:.1f} ms ({load()}); total {total:,}", flush=True)
+    return results
 
 
 def main() -> None:
@@ -94,9 +200,11 @@ def main() -> None:
     parser.add_argument("--ratings", type=int, default=8_000_000)
     parser.add_argument("--votes", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--before", default="b94094a~1", help="git revision of the queries to compare with ('' for none)")
+    parser.add_argument("--before-repeat", type=int, default=3)
+    parser.add_argument("--homes", default="file,team")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "explorer-bench-review")
     args = parser.parse_args()
-    from lab import start_jupyter_server, stop_jupyter_server
 
     root = args.data / f"{args.runs}-{args.ratings}-{args.votes}"
     root.mkdir(parents=True, exist_ok=True)
@@ -106,32 +214,33 @@ def main() -> None:
             leftover.unlink()
         build(path, args.runs, args.ratings, args.votes)
         (root / "complete").touch()
-    print(f"machine: {machine()}")
-    server = start_jupyter_server(args.data / "server", root=root, timeout=120)
-    try:
-        base = f"{server.url}explorer/api/"
-        results = {}
-        for name, query, target in (
-            ("leaderboard", "leaderboard?by=model", 100),
-            ("page of 50, filtered", "runs?author=bea&limit=50&offset=500", 30),
-            ("text search", "runs?text=neon%20ocean&limit=50", 200),
-        ):
-            first, _ = timed(base + query, server.token, 1)  # cold: first touch of the data (and caches)
-            times, body = timed(base + query, server.token, args.repeat)
-            results[name] = (first[0], times, body)
-            print(f"  {name:22} first {first[0] * 1000:8.1f} ms   p50 {pct(times, 50) * 1000:7.1f} ms   p95 {pct(times, 95) * 1000:7.1f} ms"
-                  f"   (target <= {target} ms)")
-        board = results["leaderboard"][2]["rows"]
-        print("  leaderboard order:", ", ".join(f"{r['key']} {r['bt_score']:+.2f}" for r in board[:8] if r["bt_score"] is not None))
-        # a vote arrives: the next leaderboard folds in just the new rows
-        vote = json.dumps({"winner_id": f"{0:012x}", "loser_id": f"{1:012x}"}).encode()
-        request = urllib.request.Request(base + "votes", data=vote, method="POST",
-                                         headers={"Authorization": f"token {server.token}", "Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=60).read()
-        after, _ = timed(base + "leaderboard?by=model", server.token, 1)
-        print(f"  leaderboard after a new vote: {after[0] * 1000:.1f} ms")
-    finally:
-        stop_jupyter_server(server)
+    print(f"machine: {machine()} ({load()})", flush=True)
+    before = queries_at(args.before) if args.before else None
+    homes = args.homes.split(",")
+    if "file" in homes:
+        work = root / "work.duckdb"  # a copy: the bench writes a rating and a run
+        subprocess.run(["cp", str(path), str(work)], check=True)
+        log = Log(work)
+        try:
+            bench_home("file", log, args, before)
+        finally:
+            log.close()
+            work.unlink()
+    if "team" in homes:
+        from postgres import PostgresServer
+
+        server = PostgresServer().start()
+        try:
+            shared = Path(tempfile.mkdtemp(prefix="explorer-bench-lake-"))
+            log = Log(server.new_database(), storage=shared)
+            copy_to_team(path, log)
+            try:
+                bench_home("team", log, args, before)
+            finally:
+                log.close()
+                subprocess.run(["rm", "-rf", str(shared)])
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from explorer.log.log import RUN_STATUSES, Log, LogError
 from explorer.log.recovery import REAP_EVERY_S
@@ -41,68 +42,81 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
 
     The rating figures come from this process's per-run summary of the log
-    (:mod:`explorer.log.summary`, brought up to date first), joined into the
-    query as a registered Arrow table; ``text`` is matched through the prompt
-    index (:mod:`explorer.log.search`) with the results of
-    ``prompt ILIKE '%text%'``. When neither the filters nor the sort involve
-    ratings, the page is found first and only its runs' summaries are joined.
+    (:mod:`explorer.log.summary`, brought up to date first) and ``text`` is
+    matched through the prompt index (:mod:`explorer.log.search`), with the
+    results of ``prompt ILIKE '%text%'``. The page's run ids are found first —
+    by the summary alone for a sort or filter by rating, by the index alone for
+    a search sorted newest first, by the runs table otherwise — and then only
+    those runs are read and joined with their summaries; a rating filter or sort
+    combined with other filters joins the whole summary into the query instead.
     """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
     log.recover(every=REAP_EVERY_S)  # a run whose process died is listed as interrupted, not running
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
                   parent=parent, sweep=sweep, limit=limit, offset=offset)
-    where, params = _matching(log, text=text, author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
+    run_filters = dict(author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
     summary = summary_for(log)
     summary.refresh()
     by_rating = tag is not None or min_rating is not None or sort == "rating"
+    found = _found(log, text)
+    only = not any(v is not None for v in run_filters.values())  # no filter on the runs table itself
+    page_ids = None
+    if by_rating and only and text is None:
+        page_ids, rated = summary.ordered(tag=tag, min_rating=min_rating, sort=sort, limit=limit, offset=offset)
+        if sort == "rating" and tag is None and min_rating is None and (limit is None or offset + limit > rated):
+            page_ids = None  # the page reaches the unrated runs: the whole query below
+    elif not by_rating and only and found is not None and sort == "newest":
+        page_ids = found[offset:None if limit is None else offset + limit]
+    where, params = _where_runs(text, found, run_filters)
     page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
-    mine_col = ", mine.score AS my_rating" if me else ""
-    mine_join = "LEFT JOIN my_ratings mine ON mine.run_id = r.id" if me else ""
     with log.connection.session() as conn:
-        if by_rating:
-            where, params = list(where), list(params)
-            for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
-                if value is not None:
-                    where.append(clause)
-                    params.append(value)
-            source, table = "runs r", summary.table()
-        else:  # the page first, then the summaries of its runs only
-            page_ids = conn.execute(f"SELECT r.id FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).fetchall()
-            table = summary.rows([i for (i,) in page_ids])
-            where, page, params = [f"r.id IN (SELECT unnest(?))"], "", [[i for (i,) in page_ids]]
-            source = "runs r"
-        mine = summary.mine(me, None if by_rating else params[0]) if me else None
-        sql = f"""SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine_col}
-                  FROM {source} LEFT JOIN run_summary s ON s.run_id = r.id {mine_join}
+        if page_ids is not None:  # read just the page's runs; the summaries are joined in this process
+            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r WHERE r.id IN ({_marks(page_ids)})", page_ids).to_arrow_table()
+            return _with_media(log, summary.decorate(rows, page_ids, me), me)
+        if not by_rating:  # the page from the runs table, in one statement (each costs a catalog round trip on a team log)
+            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).to_arrow_table()
+            return _with_media(log, summary.decorate(rows, rows.column("id").to_pylist(), me), me)
+        # a rating filter or sort with other filters: the whole summary joined into the log's query
+        tables = {"run_summary": summary.table(), **({"my_ratings": summary.mine(me)} if me else {})}
+        where, params = list(where), list(params)
+        for clause, value in _rating_filters(tag, min_rating):
+            where.append(clause)
+            params.append(value)
+        sql = f"""SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags
+                         {", mine.score AS my_rating" if me else ""}
+                  FROM runs r LEFT JOIN run_summary s ON s.run_id = r.id {"LEFT JOIN my_ratings mine ON mine.run_id = r.id" if me else ""}
                   {_where(where)} ORDER BY {SORTS[sort]} {page}"""
-        conn.register("run_summary", table)
-        if mine is not None:
-            conn.register("my_ratings", mine)
+        for name, table in tables.items():
+            conn.register(name, table)
         try:
             frame = conn.execute(sql, params).df()
         finally:
-            conn.unregister("run_summary")
-            if mine is not None:
-                conn.unregister("my_ratings")
+            for name in tables:
+                conn.unregister(name)
     return _with_media(log, frame, me)
 
 
 def count_runs(log: Log, **filters: Any) -> int:
     """How many runs match (the same filters as :func:`runs`)."""
-    tag, min_rating = filters.pop("tag", None), filters.pop("min_rating", None)
+    tag, min_rating, text = filters.pop("tag", None), filters.pop("min_rating", None), filters.pop("text", None)
     filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None)
-    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, tag=tag, min_rating=min_rating)
-    where, params = _matching(log, **filters)
+    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, text=text, tag=tag, min_rating=min_rating)
+    only = not any(v is not None for v in filters.values())
+    found = _found(log, text)
     if tag is None and min_rating is None:
+        if only and found is not None:
+            return len(found)
+        where, params = _where_runs(text, found, filters)
         return int(log.query(f"SELECT count(*) AS n FROM runs r {_where(where)}", params).n[0])
     summary = summary_for(log)
     summary.refresh()
-    where, params = list(where), list(params)
-    for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None), ("s.rating >= ?", min_rating)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
+    if only and text is None:
+        return summary.ordered(tag=tag, min_rating=min_rating, sort="newest", limit=0, offset=0)[1]
+    where, params = _where_runs(text, found, filters)
+    for clause, value in _rating_filters(tag, min_rating):
+        where.append(clause)
+        params.append(value)
     with log.connection.session() as conn:
         conn.register("run_summary", summary.table())
         try:
@@ -111,20 +125,32 @@ def count_runs(log: Log, **filters: Any) -> int:
             conn.unregister("run_summary")
 
 
-def _matching(log: Log, *, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None,
-              ids=None) -> tuple[list[str], list]:
-    """The run filters as SQL; ``text`` through the prompt index when it can narrow the search (else ``ILIKE`` on every prompt)."""
-    found = None
-    if text is not None:
-        search = search_for(log)
-        search.refresh()
-        found = search.matching(text)
-    where, params = _run_filters(text=text if found is None else None, author=author, backend=backend, model=model, status=status,
-                                 parent=parent, sweep=sweep, ids=ids)
+def _found(log: Log, text: str | None) -> list[str] | None:
+    """The runs whose prompt holds ``text``, newest first, from the prompt index; None: no text, or one to scan for."""
+    if text is None:
+        return None
+    search = search_for(log)
+    search.refresh()
+    return search.matching(text)
+
+
+def _where_runs(text: str | None, found: list[str] | None, filters: dict) -> tuple[list[str], list]:
+    """The run filters as SQL: ``text`` as the index's matches when it has them, else ``ILIKE`` on every prompt."""
+    where, params = _run_filters(text=text if found is None else None, **filters)
     if found is not None:
         where.append("r.id IN (SELECT unnest(?))")
         params.append(found)
     return where, params
+
+
+def _rating_filters(tag: str | None, min_rating: float | None) -> list[tuple[str, Any]]:
+    return [(clause, value) for clause, value in (("list_contains(s.tags, ?)", tag.strip().lower() if tag else None),
+                                                   ("s.rating >= ?", min_rating)) if value is not None]
+
+
+def _marks(values: list) -> str:
+    """``?, ?, …``: an IN list of constants is an index lookup on a file log (``IN (SELECT unnest(?))`` scans)."""
+    return ", ".join("?" * len(values)) if values else "NULL"
 
 
 def check_filters(*, text=None, tag=None, author=None, backend=None, model=None, status=None, min_rating=None, parent=None,

@@ -27,7 +27,13 @@ closed between turns, so nothing can live in the log's own connection):
 
 Queries join the summary into the log's SQL as a registered Arrow table
 (``run_summary``: ``run_id, rating, ratings, tags``), exported from the side
-database once per change. Runs rows are updated in place (status, heartbeat)
+database once per change. A page that neither sorts nor filters by rating
+joins only its own runs' rows (an index lookup in the side database); a sort
+or filter by rating with no other filter is answered by the side database
+alone (it keeps each rated run's ``created_at``, which never changes) and
+only the page's runs are read from the log. Whether anything is new is asked
+with ``count(*)`` (table metadata on both homes, ~0.5 ms; rows are never
+deleted), so an unchanged log costs no scan. Runs rows are updated in place (status, heartbeat)
 but a summary depends on ratings alone, so run updates need no fold.
 """
 
@@ -38,6 +44,7 @@ import weakref
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from explorer.log.connection import CONNECT_CONFIG
@@ -54,6 +61,11 @@ _PER_RUN = """
     SELECT run_id, avg(score) AS rating, count(*) AS ratings, list_sort(list_distinct(flatten(list(tags)))) AS tags
     FROM latest GROUP BY run_id
 """
+# what the log computes: the per-run figures, with each run's created_at (for sorting by rating without the runs table)
+_FROM_LOG = f"""
+    WITH latest AS ({_LATEST}), per_run AS ({_PER_RUN})
+    SELECT p.*, r.created_at FROM per_run p JOIN runs r ON r.id = p.run_id
+"""
 
 
 class RatingSummary:
@@ -65,6 +77,7 @@ class RatingSummary:
         self._db = duckdb.connect(config=CONNECT_CONFIG)  # in memory, this process only
         self._db.execute("SET enable_progress_bar = false")
         self._mark: int | None = None  # the greatest ratings rowid folded in; None before the first use
+        self._count = -1  # ratings rows in the log at the last look
         self._authors: set[str] = set()  # reviewers whose own latest stars are kept
         self._arrow: pa.Table | None = None  # the summary as Arrow, for registering; None after a change
         self.folds = 0  # how many times new rows were folded in (tests and benchmarks read it)
@@ -89,8 +102,36 @@ class RatingSummary:
     def rows(self, run_ids: list[str]) -> pa.Table:
         """The summary rows of ``run_ids`` (those with ratings), as Arrow: what a page of runs joins."""
         with self._lock:
-            return self._db.execute("SELECT run_id, rating, ratings, tags FROM summary WHERE run_id IN (SELECT unnest(?))",
-                                    [run_ids]).to_arrow_table()
+            return self._db.execute(f"SELECT run_id, rating, ratings, tags FROM summary WHERE run_id IN ({_marks(run_ids)})",
+                                    run_ids).to_arrow_table()
+
+    def ordered(self, *, tag: str | None, min_rating: float | None, sort: str, limit: int | None, offset: int) -> tuple[list[str], int]:
+        """Run ids of rated runs filtered by ``tag``/``min_rating``, one page in ``sort`` order (as queries.SORTS); and how many match."""
+        where, params = _rating_filters(tag, min_rating)
+        page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
+        with self._lock:
+            ids = [i for (i,) in self._db.execute(f"SELECT run_id FROM summary {where} ORDER BY {_ORDER[sort]} {page}", params).fetchall()]
+            total = self._db.execute(f"SELECT count(*) FROM summary {where}", params).fetchone()[0]
+        return ids, int(total)
+
+    def decorate(self, rows: pa.Table, run_ids: list[str], me: str | None) -> pd.DataFrame:
+        """``rows`` (runs) in the order of ``run_ids``, with each run's rating, ratings, tags (and ``me``'s stars: my_rating)."""
+        with self._lock:
+            if me is not None:
+                self._load_author(me)
+            order = pa.table({"run_id": pa.array(run_ids, pa.string()), "pos": pa.array(range(len(run_ids)), pa.int64())})
+            mine = ", m.score AS my_rating" if me else ""
+            join = "LEFT JOIN mine m ON m.run_id = r.id AND m.author = ?" if me else ""
+            self._db.register("page_rows", rows)
+            self._db.register("page_order", order)
+            try:
+                return self._db.execute(
+                    f"""SELECT r.*, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine}
+                        FROM page_order o JOIN page_rows r ON r.id = o.run_id LEFT JOIN summary s ON s.run_id = r.id {join}
+                        ORDER BY o.pos""", [me] if me else []).df()
+            finally:
+                self._db.unregister("page_rows")
+                self._db.unregister("page_order")
 
     def mine(self, me: str, run_ids: list[str] | None = None) -> pa.Table:
         """``me``'s latest stars per run (``run_id, score``) as Arrow, for ``run_ids`` only if given."""
@@ -98,8 +139,8 @@ class RatingSummary:
             self._load_author(me)
             if run_ids is None:
                 return self._db.execute("SELECT run_id, score FROM mine WHERE author = ?", [me]).to_arrow_table()
-            return self._db.execute("SELECT run_id, score FROM mine WHERE author = ? AND run_id IN (SELECT unnest(?))",
-                                    [me, run_ids]).to_arrow_table()
+            return self._db.execute(f"SELECT run_id, score FROM mine WHERE author = ? AND run_id IN ({_marks(run_ids)})",
+                                    [me, *run_ids]).to_arrow_table()
 
     # -- folding ------------------------------------------------------------------------------------
 
@@ -112,17 +153,27 @@ class RatingSummary:
 
     def _summarise_all(self) -> None:
         mark = self._log_mark()  # before the rows: a row added meanwhile is folded again next time (idempotent)
-        per_run = self._log_arrow(f"WITH latest AS ({_LATEST.format(where='')}) {_PER_RUN}")
+        self._count = self._log_count()
+        per_run = self._log_arrow(_FROM_LOG.format(where=""))
         self._db.execute("CREATE OR REPLACE TABLE summary AS SELECT * FROM per_run")
+        self._db.execute("CREATE INDEX summary_run ON summary (run_id)")  # a page's rows by lookup, not a scan
         del per_run
         self._db.execute("CREATE OR REPLACE TABLE mine (author VARCHAR, run_id VARCHAR, score INTEGER)")
+        self._db.execute("CREATE INDEX mine_run ON mine (run_id)")
         self._mark, self._arrow = mark, None
         authors, self._authors = self._authors, set()
         for author in sorted(authors):
             self._load_author(author)
 
+    def _log_count(self) -> int:
+        return int(self._log_arrow("SELECT count(*) AS n FROM ratings").column("n")[0].as_py())
+
     def _fold(self) -> None:
+        count = self._log_count()  # from the table's metadata (~0.5 ms): rows are never deleted, so no change in count, no new rows
+        if count == self._count:
+            return
         new = self._log_arrow("SELECT run_id FROM ratings WHERE rowid > ?", [self._mark])
+        self._count = count
         if new.num_rows == 0:
             return
         if new.num_rows > FULL_REFOLD_ROWS:
@@ -132,11 +183,12 @@ class RatingSummary:
         mark = self._log_mark()
         touched = sorted(set(new.column("run_id").to_pylist()))
         latest = self._log_arrow(_LATEST.format(where="WHERE run_id IN (SELECT unnest(?))"), [touched])
+        created = self._log_arrow("SELECT id AS run_id, created_at FROM runs WHERE id IN (SELECT unnest(?))", [touched])
         db = self._db
         db.execute("BEGIN TRANSACTION")
         try:
             db.execute("DELETE FROM summary WHERE run_id IN (SELECT unnest(?))", [touched])
-            db.execute(f"INSERT INTO summary {_PER_RUN}")
+            db.execute(f"INSERT INTO summary SELECT p.*, c.created_at FROM ({_PER_RUN}) p JOIN created c ON c.run_id = p.run_id")
             if self._authors:
                 db.execute("DELETE FROM mine WHERE run_id IN (SELECT unnest(?))", [touched])
                 db.execute("INSERT INTO mine SELECT author, run_id, score FROM latest WHERE author IN (SELECT unnest(?))",
@@ -161,6 +213,22 @@ class RatingSummary:
         self._authors.add(author)
         # rows added since the mark are folded next refresh: recomputing a touched run rewrites this author's row too
 
+
+def _marks(values: list) -> str:
+    """``?, ?, …`` for an IN list of constants (an index lookup; ``IN (SELECT unnest(?))`` scans the table)."""
+    return ", ".join("?" * len(values)) if values else "NULL"
+
+
+def _rating_filters(tag: str | None, min_rating: float | None) -> tuple[str, list]:
+    where, params = [], []
+    for clause, value in (("list_contains(tags, ?)", tag.strip().lower() if tag else None), ("rating >= ?", min_rating)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return ("WHERE " + " AND ".join(where) if where else ""), params
+
+
+_ORDER = {"newest": "created_at DESC, run_id", "oldest": "created_at ASC, run_id", "rating": "rating DESC, created_at DESC"}
 
 _summaries: "weakref.WeakKeyDictionary[Any, RatingSummary]" = weakref.WeakKeyDictionary()
 _summaries_lock = threading.Lock()
