@@ -15,17 +15,48 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
-import typer.rich_utils
-from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
 from explorer.limits import JSON_DEPTH, RANGES
-from explorer.request import LIMITS, RequestError, parse_size
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+try:
+    from typer._click.exceptions import ClickException  # Typer 0.2x carries its own copy of Click
+except ImportError:  # pragma: no cover - an older Typer on Click itself
+    from click.exceptions import ClickException
+
+# Imports cost every command time before it does anything (issue 9: a command on a log should answer in under 2 s),
+# so what only some commands need is imported inside them: pandas, DuckDB and PyAV with the log (explorer.lab),
+# pydantic with a request, Rich's tables and progress bars where they are drawn, Typer's Rich help and error
+# formatting (typer.rich_utils, which pulls in a Markdown parser) only when there is help or an error to show.
+
+
+def _one_line_errors() -> None:
+    """Have Typer print Click's errors with :func:`_usage_error`; Typer imports ``typer.rich_utils`` only to show one."""
+    import typer.rich_utils
+
+    typer.rich_utils.rich_format_error = _usage_error
+
+
+class _Commands(typer.core.TyperGroup):
+    """The command group, which puts :func:`_usage_error` in place just before Typer formats a Click error."""
+
+    def make_context(self, *args: Any, **kwargs: Any):  # the group's own options (`explorer --bogus`)
+        try:
+            return super().make_context(*args, **kwargs)
+        except ClickException:
+            _one_line_errors()
+            raise
+
+    def invoke(self, ctx):  # a command's arguments and options, and what its callback raises
+        try:
+            return super().invoke(ctx)
+        except ClickException:
+            _one_line_errors()
+            raise
+
+
+app = typer.Typer(cls=_Commands, help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 
 
 def _flag_type(self, ctx):
@@ -38,7 +69,11 @@ typer.core.TyperOption.display_type_rich = _flag_type
 out = Console()
 err = Console(stderr=True)
 
-DbOption = typer.Option(None, "--db", envvar="EXPLORER_DB", help="Log file (default: EXPLORER_DB, else ./explorer.duckdb).", show_default=False)
+DbOption = typer.Option(None, "--db", envvar="EXPLORER_DB", show_default=False,
+                        help="Log: a file (default: EXPLORER_DB, else ./explorer.duckdb) or a team log, postgresql://USER@HOST:PORT/DB "
+                             "(password in PGPASSWORD or ~/.pgpass, never in the URL).")
+StorageOption = typer.Option(None, "--storage", envvar="EXPLORER_STORAGE", show_default=False,
+                             help="A team log's shared folder, as mounted here (default: EXPLORER_STORAGE).")
 AuthorOption = typer.Option(None, "--author", help="Who is acting (default: EXPLORER_AUTHOR, JupyterHub user or login name).")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 # The filters `runs` and `export` share.
@@ -108,6 +143,7 @@ def _errors(**names: str) -> Iterator[None]:
     """
     from explorer.log import LogBusy, LogError, LogUnavailable
     from explorer.media import MediaError
+    from explorer.request import RequestError
 
     try:
         yield
@@ -125,17 +161,16 @@ def _usage_error(error: Exception) -> None:
     fail(error.format_message() + (f" (see: {ctx.command_path} --help)" if ctx is not None else ""))
 
 
-typer.rich_utils.rich_format_error = _usage_error
-
-
-def _lab(db: Optional[Path], author: Optional[str] = None, *, create: bool = False):
+def _lab(db: Optional[str], storage: Optional[Path] = None, author: Optional[str] = None, *, create: bool = False):
     """The log for a command; only commands that make runs (``create=True``) may start a new one."""
     import explorer
 
-    return explorer.open(db, author=author, create=create)
+    return explorer.open(db, storage=storage, author=author, create=create)
 
 
 def _parse_params(params: list[str]) -> dict[str, Any]:
+    from explorer.request import RequestError
+
     extra = {}
     for item in params:
         key, sep, value = item.partition("=")
@@ -154,6 +189,8 @@ def _run_with_progress(lab, action, *, quiet: bool):
     """Call ``action(on_step)`` with a Rich progress bar on stderr (stdout stays clean for --json)."""
     if quiet:
         return action(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("generating", total=None)
@@ -200,11 +237,14 @@ def generate(
     negative: str = typer.Option("", "--negative", help="Negative prompt: what the clip should avoid."),
     param: list[str] = typer.Option([], "--param", help="Backend parameter NAME=VALUE (JSON values allowed); repeatable."),
     parent: Optional[str] = typer.Option(None, help="Run id this one derives from."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Generate one clip, log the run and print where the clip is."""
+    from explorer.request import parse_size
+
     with _errors():
         width, height = parse_size(size)
         fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
@@ -212,7 +252,7 @@ def generate(
         from explorer.request import Request
 
         request = Request(**fields)
-        lab = _lab(db, author, create=True)
+        lab = _lab(db, storage, author, create=True)
         run = _generate(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step), as_json)
     _finish(run, as_json)
 
@@ -233,17 +273,20 @@ def _generate(lab, action, as_json: bool):
 def fork(
     source: str = typer.Argument(..., help="Run id (or unique prefix) or an MP4 made by Clip Explorer."),
     set_: list[str] = typer.Option([], "--set", help="Field to change, NAME=VALUE, e.g. --set seed=7 --set prompt='blue kite'; repeatable."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run a logged run (or a clip file's recipe) again with some fields changed, recording the parent."""
+    from explorer.request import parse_size
+
     with _errors(**{field: f"--set {field}" for field in REQUEST_FIELDS}):
         changes = _parse_params(set_)
         if isinstance(changes.get("size"), str):
             changes["width"], changes["height"] = parse_size(changes.pop("size"))
         # A clip file carries its recipe, so forking one may start a new log; a run id needs the log it is in.
-        lab = _lab(db, author, create=source.lower().endswith(".mp4"))
+        lab = _lab(db, storage, author, create=source.lower().endswith(".mp4"))
         run = _generate(lab, lambda on_step: lab.fork(source, progress=False, on_step=on_step, **changes), as_json)
     _finish(run, as_json)
 
@@ -258,16 +301,20 @@ def runs(
     min_rating: Optional[float] = MinRatingOption,
     sort: str = typer.Option("newest", help="newest, oldest or rating."),
     limit: int = typer.Option(50, help=f"At most this many rows ({_range('limit')})."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
     as_json: bool = JsonOption,
 ) -> None:
     """List logged runs, newest first."""
     with _errors():
-        lab = _lab(db)
+        lab = _lab(db, storage)
         frame = lab.runs(text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating, sort=sort, limit=limit)
     if as_json:
         _print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
         return
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, expand=False)
     for name, width in (("id", 12), ("when (UTC)", 11), ("status", 9), ("rating", 7), ("prompt", 0), ("seed", 4), ("tags", 0), ("author", 0)):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width or None, max_width=None if width else 28)
@@ -277,7 +324,7 @@ def runs(
         cells = [row.id, f"{row.created_at:%m-%d %H:%M}", row.status, rating, _cut(row.prompt), str(row.seed), _cut(", ".join(row.tags)), _cut(row.author)]
         table.add_row(*(Text(cell) for cell in cells))
     out.print(table)
-    say(f"{len(frame)} run(s) in {lab.log.path}")
+    say(f"{len(frame)} run(s) in {lab.log.location}")
 
 
 def _cut(text: str, most: int = 60) -> str:
@@ -291,11 +338,12 @@ def rate(
     tag: list[str] = typer.Option([], "--tag", help="A tag; repeatable."),
     note: Optional[str] = typer.Option(None, help="A free-text note."),
     author: Optional[str] = AuthorOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
 ) -> None:
     """Rate a run 1–5 stars (your latest rating counts)."""
     with _errors():
-        lab = _lab(db, author)
+        lab = _lab(db, storage, author)
         lab.rate(run_id, score, tags=tag, note=note)
         say(f"rated {lab.log.resolve(run_id)} {'★' * score}{'☆' * (5 - score)} as {lab.author}")
 
@@ -306,11 +354,12 @@ def vote(
     loser_id: str = typer.Argument(..., help="The run that lost."),
     tie: bool = typer.Option(False, help="Neither won."),
     author: Optional[str] = AuthorOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
 ) -> None:
     """Record a pairwise preference between two runs."""
     with _errors():
-        lab = _lab(db, author)
+        lab = _lab(db, storage, author)
         lab.vote(winner_id, loser_id, tie=tie)
         say(f"vote recorded: {'tie between' if tie else 'winner'} {lab.log.resolve(winner_id)} {'and' if tie else 'over'} {lab.log.resolve(loser_id)}")
 
@@ -322,11 +371,12 @@ def annotate(
     frame: int = typer.Option(0, help="Frame the note is about (0-based)."),
     end_frame: Optional[int] = typer.Option(None, help="Last frame, for a range."),
     author: Optional[str] = AuthorOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
 ) -> None:
     """Attach a note to a frame (or frame range) of a run."""
     with _errors(text="text"):  # the argument, not runs' --text
-        lab = _lab(db, author)
+        lab = _lab(db, storage, author)
         lab.annotate(run_id, text, frame=frame, end_frame=end_frame)
         say(f"note added to {lab.log.resolve(run_id)} at frame {frame}")
 
@@ -334,7 +384,8 @@ def annotate(
 @app.command()
 def show(
     target: str = typer.Argument(..., help="Run id (or prefix), or an MP4 made by Clip Explorer."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Print a run (or the recipe inside a clip file): request, outcome, media, ratings."""
@@ -350,7 +401,7 @@ def show(
                 _print_fields(recipe["request"])
                 say(f"fork it: explorer fork {target} --set seed=…")
             return
-        lab = _lab(db)
+        lab = _lab(db, storage)
         row = lab.log.run(target)
         ratings = lab.ratings(row["id"])[["author", "score", "tags", "note", "created_at"]]
     if as_json:
@@ -377,10 +428,11 @@ def _print_fields(fields: dict) -> None:
 
 
 @app.command()
-def lineage(run_id: str = typer.Argument(..., help="Run id or unique prefix."), db: Optional[Path] = DbOption) -> None:
+def lineage(run_id: str = typer.Argument(..., help="Run id or unique prefix."), db: Optional[str] = DbOption,
+            storage: Optional[Path] = StorageOption) -> None:
     """Show a run's ancestors and descendants."""
     with _errors():
-        frame = _lab(db).lineage(run_id)
+        frame = _lab(db, storage).lineage(run_id)
     for row in frame.itertuples():
         marker = "→" if row.depth == 0 else " "
         say(f"{marker} {'  ' * (row.depth - frame.depth.min())}{row.id} {row.status} seed={row.seed} {row.prompt!r}")
@@ -418,7 +470,8 @@ def export(
     by: str = typer.Option("auto", help="Leaderboard grouping: auto (the first of model, backend, guidance, steps, …, prompt that most votes "
                                           "split; else each clip), model, backend, tag, run (each clip), or a request field."),
     force: bool = typer.Option(False, "--force", help="Write into a folder that holds other files (not an earlier export)."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
 ) -> None:
     """Write a static review page (leaderboard and clips) that opens from disk in any browser, no server.
 
@@ -429,7 +482,7 @@ def export(
 
     with _errors():
         try:
-            lab = _lab(db)
+            lab = _lab(db, storage)
             summary = export_folder(lab, out_dir, text=text, tag=tag, author=author, backend=backend, min_rating=min_rating,
                                     status=status, limit=limit, by=by, force=force)
         except ExportError as exc:
@@ -458,6 +511,9 @@ def gallery(
             if as_json:
                 _print_json(json.dumps([r.to_dict() for r in items]))
                 return
+            from rich import box
+            from rich.table import Table
+
             table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
             for name in ("name", "idea", "prompt", "seed", "clip"):
                 table.add_column(name, overflow="fold")
@@ -466,13 +522,13 @@ def gallery(
             out.print(table)
             out.print(f"{len(items)} recipes. Remix one: lab.fork(lab.gallery()[0], seed=7); build them all: explorer gallery --build", highlight=False)
             return
-        lab = _lab(db, author, create=True)
+        lab = _lab(db, None, author, create=True)
         done = _built(lab)
         made = []
         for r in items:
             request = r.request
             if _recipe_key(request.to_dict()) in done:
-                say(f"skip  {r.name}: already in {lab.log.path.name}")
+                say(f"skip  {r.name}: already in {lab.log.name}")
                 continue
             run = _generate(lab, lambda on_step, request=request: lab.generate(request, progress=False, on_step=on_step), as_json=False)
             made.append(run)
@@ -480,7 +536,7 @@ def gallery(
             out.print(Text(run.status, style=colour) + Text(f" {r.name}: run {run.id}" + (f"  {run.media}" if run.ok else f"  {run.error}")),
                       highlight=False, soft_wrap=True)
     failed = [run for run in made if not run.ok]
-    out.print(f"{len(made)} clip(s) made, {len(items) - len(made)} already there, in {lab.log.path}", highlight=False, soft_wrap=True)
+    out.print(f"{len(made)} clip(s) made, {len(items) - len(made)} already there, in {lab.log.location}", highlight=False, soft_wrap=True)
     out.print(f"look at them: explorer runs --db {db}   or   explorer export --db {db} --out DIR", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
@@ -502,7 +558,8 @@ def lab(
     ctx: typer.Context,
     notebook: Path = typer.Argument(Path("notebooks/quickstart.ipynb"), help="Notebook to open (default: the quickstart tour)."),
     port: int = typer.Option(8888, help="Port for JupyterLab (on 127.0.0.1)."),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
 ) -> None:
     """Start JupyterLab on a notebook, with the tours, the kernels and the review panel all on one log.
 
@@ -529,16 +586,87 @@ def lab(
     notebook = notebook.resolve()
     if root not in notebook.parents:
         root = notebook.parent  # JupyterLab can only open what lies under its root
-    log = default_db_path(db).expanduser().resolve()
+    log = default_db_path(db)
+    team = isinstance(log, str)  # a team log's URL; a file is resolved so kernels in other folders find it
+    log = log if team else log.expanduser().resolve()
     os.environ["EXPLORER_DB"] = str(log)  # kernels inherit it: explorer.open() finds this log
     args = [sys.executable, "-m", "jupyterlab", str(notebook), f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}", f"--ClipExplorer.db={log}"]
+    if team:
+        if storage is None:
+            raise fail("--storage: a team log needs its shared folder (--storage or EXPLORER_STORAGE)")
+        os.environ["EXPLORER_STORAGE"] = str(storage.expanduser().resolve())
+        args.append(f"--ClipExplorer.storage={os.environ['EXPLORER_STORAGE']}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # root is the normal user in containers; Jupyter refuses it otherwise
     args += extra
-    state = "" if log.exists() else " (not made yet: run `explorer demo`, or generate in a notebook)"
+    state = "" if team or log.exists() else " (not made yet: run `explorer demo`, or generate in a notebook)"
     out.print(f"starting JupyterLab in {root} on {notebook.relative_to(root)}; log {log}{state} (Ctrl+C to stop)", highlight=False, soft_wrap=True)
     os.execv(sys.executable, args)
+
+
+@app.command()
+def doctor(
+    fix: bool = typer.Option(False, "--fix", help="Remove what it finds: abandoned temporary files and clips no run points to."),
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check a log after crashes: runs whose process is gone (marked interrupted), leftover files (removed with --fix).
+
+    Files a run still in progress may claim are kept. Exit 0 when nothing is left over (or --fix removed it), 1 otherwise.
+    """
+    from explorer.log.recovery import doctor as checkup
+
+    with _errors():
+        lab = _lab(db, storage)
+        found = checkup(lab.log, fix=fix)
+    if as_json:
+        _print_json(json.dumps(found.to_dict()))
+    else:
+        verb = "removed" if fix else "found"
+        say(f"{lab.log.location}")
+        say(f"  runs interrupted (their process is gone): {len(found.interrupted)}" + (f"  {' '.join(found.interrupted)}" if found.interrupted else ""))
+        say(f"  temporary files {verb}: {len(found.temp_files)}")
+        say(f"  clips no run points to, {verb}: {len(found.orphan_clips)}")
+        if found.kept_for_live_runs:
+            say(f"  kept: {found.kept_for_live_runs} file(s) a run still in progress may claim")
+        if not fix and not found.clean:
+            say("run `explorer doctor --fix` to remove them")
+    if not fix and not found.clean:
+        raise typer.Exit(1)
+
+
+log_app = typer.Typer(help="Move a whole log between homes: a file and a team log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("copy")
+def log_copy(
+    source: str = typer.Argument(..., help="The log to copy: a .duckdb file or postgresql://USER@HOST:PORT/DB."),
+    destination: str = typer.Argument(..., help="A new, empty log: a file path or a team log's URL."),
+    source_storage: Optional[Path] = typer.Option(None, "--source-storage", help="SOURCE's shared folder, when it is a team log."),
+    storage: Optional[Path] = typer.Option(None, "--storage", help="DESTINATION's shared folder, when it is a team log."),
+) -> None:
+    """Copy every run, rating, vote, note, sweep and clip from SOURCE into the empty DESTINATION; counts are checked.
+
+    For example, from a person's file to the team's log, then point everyone at it:
+
+        explorer log copy explorer.duckdb postgresql://ada@db.lab:5432/clips --storage /shared/clips
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import explorer
+    from explorer.log.copy import copy_log
+
+    with _errors():
+        src = explorer.open(source, storage=source_storage, create=False)
+        dst = explorer.open(destination, storage=storage)
+        with Progress(TextColumn("copying clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                      transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("clips", total=None)
+            counts = copy_log(src.log, dst.log, on_file=lambda done, total: bar.update(task, completed=done, total=total))
+    say(f"copied {src.log.location} → {dst.log.location}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
 def main() -> None:  # pragma: no cover - console entry point

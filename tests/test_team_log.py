@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -196,3 +198,37 @@ def test_log_copy_moves_everything_from_a_file_to_a_team_log_and_back(postgres, 
     back = explorer.open(tmp_path / "back.duckdb", author="ada")
     copy_log(team.log, back.log)
     assert _contents(back) == _contents(source)
+
+
+# -- the CLI -----------------------------------------------------------------------------------------------------------
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def test_the_cli_copies_a_log_to_a_team_log_and_doctor_reports_and_fixes(postgres, tmp_path):
+    source = explorer.open(tmp_path / "mine.duckdb", author="ada")
+    _fill(source)
+    source.log.close()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    url = postgres.new_database()
+    done = _cli("log", "copy", str(tmp_path / "mine.duckdb"), url, "--storage", str(shared))
+    assert done.returncode == 0 and "4 runs" in done.stdout and "4 clips" in done.stdout, done.stderr
+    listed = _cli("runs", "--json", "--db", url, env={"EXPLORER_STORAGE": str(shared)})  # the folder from the environment
+    assert done.returncode == 0 and len(json.loads(listed.stdout)) == 4, listed.stderr
+
+    (shared / "media" / "ab").mkdir()
+    stray = shared / "media" / "ab" / ("ab" + "0" * 62 + ".mp4")  # a clip no run points to
+    stray.write_bytes(b"not referenced")
+    found = _cli("doctor", "--db", url, "--storage", str(shared))
+    assert found.returncode == 1 and "clips no run points to, found: 1" in found.stdout and "--fix" in found.stdout
+    fixed = _cli("doctor", "--fix", "--db", url, "--storage", str(shared), "--json")
+    assert fixed.returncode == 0 and json.loads(fixed.stdout)["orphan_clips"] == [str(stray)]
+    assert not stray.exists() and _cli("doctor", "--db", url, "--storage", str(shared)).returncode == 0
+
+    again = _cli("log", "copy", str(tmp_path / "mine.duckdb"), url, "--storage", str(shared))
+    assert again.returncode == 2 and again.stderr.startswith("error: log copy:") and "already holds 4 run" in again.stderr
+    missing = _cli("runs", "--db", url)
+    assert missing.returncode == 2 and "storage: a team log needs the shared folder" in missing.stderr and "Traceback" not in missing.stderr
