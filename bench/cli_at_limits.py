@@ -5,7 +5,10 @@ reviewers with 50 tags, annotated, voted on): one with short text, one with
 every text at its limit (`explorer/limits.py`). Then times each command as a
 real subprocess (`python -m explorer.cli …`, what a user waits for), the two
 logs interleaved, and prints the median of each with the ratio. `explorer
-backends` opens no log: it is the floor (interpreter start and imports).
+backends` opens no log; the floors under every command are timed apart:
+starting Python (`python -c pass`) and importing what a command on a log
+needs before it does anything (`import explorer.cli, explorer.lab`: Typer,
+Rich, pandas, DuckDB, PyAV, pydantic).
 
     python bench/cli_at_limits.py [--runs 30] [--repeat 3]
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,7 +63,7 @@ def commands(db: Path, ids: list[str], at_limits: bool, out: Path) -> dict[str, 
     author = ["--author", text("author", at_limits, 9)]
     tags = [x for t in range(TAGS if at_limits else 3) for x in ("--tag", text("tag", at_limits, t))]
     return {
-        "backends (no log: the floor)": ["backends"],
+        "backends (opens no log)": ["backends"],
         "runs": ["runs", "--db", str(db)],
         "runs --json": ["runs", "--db", str(db), "--json"],
         "runs --text … --min-rating 1": ["runs", "--db", str(db), "--text", text("prompt", at_limits, 1)[:TEXT["prompt"]], "--min-rating", "1"],
@@ -73,14 +77,33 @@ def commands(db: Path, ids: list[str], at_limits: bool, out: Path) -> dict[str, 
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: dict[tuple[str, ...], list[float]] = {}  # CPU seconds (user + system) of each command's process: what other jobs on the machine inflate least
+
+
 def timed(args: list[str]) -> float:
     env = {**os.environ, "COLUMNS": "120"}
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, env=env, timeout=300)
     elapsed = time.perf_counter() - started
+    CPU.setdefault(tuple(args), []).append(_children_cpu() - cpu)
     if done.returncode != 0:
         raise SystemExit(f"explorer {' '.join(a[:40] for a in args)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
     return elapsed
+
+
+def timed_code(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+    return time.perf_counter() - started
+
+
+FLOORS = {"starting Python (python -c pass)": "pass", "+ imports of a command on a log": "import explorer.cli, explorer.lab"}
 
 
 def in_process(args: list[str]) -> float:
@@ -114,21 +137,29 @@ def main() -> None:
               f"{db.stat().st_size / 1e6:.1f} MB")
     times: dict[tuple[str, bool], list[float]] = {}
     work: dict[tuple[str, bool], list[float]] = {}
+    floors: dict[str, list[float]] = {}
+    load_before = os.getloadavg()[0]  # other jobs on the machine move every figure: say how busy it was
     for _ in range(options.repeat):
+        for name, code in FLOORS.items():
+            floors.setdefault(name, []).append(timed_code(code))
         for name in logs[False]:
             for at_limits in (False, True):  # interleaved: the machine's mood hits both alike
                 times.setdefault((name, at_limits), []).append(timed(logs[at_limits][name]))
                 work.setdefault((name, at_limits), []).append(in_process(logs[at_limits][name]))
-    floor = median(times[("backends (no log: the floor)", True)])
-    print(f"\n{'':32} {'as a process (what a user waits for)':^38} | {'in-process (the work alone)':^38}")
-    print(f"{'command':32} {'short text':>11} {'at limits':>11} {'ratio':>7}    | {'short text':>11} {'at limits':>11} {'ratio':>7}")
+    floor = median(floors["+ imports of a command on a log"])
+    print(f"load average (1 min): {load_before:.2f} before the commands, {os.getloadavg()[0]:.2f} after")
+    print(f"\n{'':32} {'as a process (what a user waits for)':^38} | {'in-process (the work alone)':^38} | process CPU")
+    print(f"{'command':32} {'short text':>11} {'at limits':>11} {'ratio':>7}    | {'short text':>11} {'at limits':>11} {'ratio':>7}    | at limits")
+    for name in FLOORS:
+        print(f"{name:32} {median(floors[name]):22.2f}s")
     for name in logs[False]:
         short, full = median(times[(name, False)]), median(times[(name, True)])
         w_short, w_full = median(work[(name, False)]), median(work[(name, True)])
-        print(f"{name:32} {short:10.2f}s {full:10.2f}s {full / short:6.2f}×    | {w_short:10.3f}s {w_full:10.3f}s {w_full / w_short:6.2f}×")
+        cpu = median(CPU[tuple(logs[True][name])])
+        print(f"{name:32} {short:10.2f}s {full:10.2f}s {full / short:6.2f}×    | {w_short:10.3f}s {w_full:10.3f}s {w_full / w_short:6.2f}×    | {cpu:8.2f}s")
     worst = max(logs[True], key=lambda name: median(times[(name, True)]))
-    print(f"\nslowest at the limits: {worst}, {median(times[(worst, True)]):.2f} s (target: under 2 s), "
-          f"of which {floor:.2f} s is starting Python and importing (the floor)")
+    print(f"\nslowest at the limits: {worst}, {median(times[(worst, True)]):.2f} s (target: under 2 s); "
+          f"starting Python and a log command's imports take {floor:.2f} s of it")
 
 
 if __name__ == "__main__":

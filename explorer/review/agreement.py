@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import krippendorff
 import numpy as np
 import pandas as pd
 
@@ -41,6 +40,8 @@ def star_agreement(ratings: pd.DataFrame) -> float:
     pairable = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
     if np.unique(pairable[~np.isnan(pairable)]).size < 2:
         return math.nan  # no variation: alpha is 0 / 0
+    import krippendorff  # imported when there are ratings to compare, not with the leaderboard
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         value = krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=STARS)

@@ -22,6 +22,10 @@ Choices, in one place:
 * **Intervals**: 95 % percentile bootstrap over votes: each resample draws as many
   votes as were cast, with replacement (a multinomial draw over the distinct
   (winner, loser, tie) outcomes), and is refitted warm-started from the full fit.
+  The resamples are refitted all at once (:func:`_refit_all`: choix's LSR iteration, one
+  batched solve per step for every draw still moving) rather than one choix call each:
+  the same fits to rounding (≤ 1e-12 apart), ~10× faster (200 resamples of 116 votes
+  on 30 clips: 0.1 s instead of 1 s).
   A fit costs about ``n³`` (choix solves a dense n × n chain), so for many voted
   items fewer resamples are drawn: ``min(bootstrap, max(20, bootstrap · (300 / n)³))``
   (all of them up to 300 items; 20 at 1,000 items, where one refit takes ~0.1 s).
@@ -35,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-import choix
 import numpy as np
 import pandas as pd
 
@@ -96,10 +99,9 @@ def bradley_terry(votes: pd.DataFrame, items: Sequence[Hashable] | None = None, 
         used = _resamples(bootstrap, m)
         if used:
             rng = np.random.default_rng(seed)
-            draws = np.empty((used, m))
             p = freq / freq.sum()
-            for b in range(used):
-                draws[b] = _fit(_matrix(outcomes, rng.multinomial(freq.sum(), p), m), alpha, fit0, tol=1e-5 * m)
+            resampled = np.stack([rng.multinomial(freq.sum(), p) for _ in range(used)])
+            draws = _refit_all(outcomes, resampled, m, alpha, fit0, tol=1e-5 * m)
             if used >= bootstrap:
                 low[active], high[active] = np.percentile(draws, [2.5, 97.5], axis=0)
             else:
@@ -132,6 +134,8 @@ def _matrix(outcomes: np.ndarray, freq: np.ndarray, m: int) -> np.ndarray:
 
 
 def _fit(comp: np.ndarray, alpha: float, start: np.ndarray | None, tol: float | None = None) -> np.ndarray:
+    import choix  # with scipy.stats: imported when there is something to fit, not with the module
+
     m = comp.shape[0]
     if m == 1:
         return np.zeros(1)
@@ -145,6 +149,66 @@ def _fit(comp: np.ndarray, alpha: float, start: np.ndarray | None, tol: float | 
             start = None
     params = choix.ilsr_pairwise_dense(comp, alpha=1.0, max_iter=10_000, tol=tol or 1e-7 * m)
     return params - params.mean()
+
+
+BATCH_CELLS = 4_000_000  # float64 cells of the chains refitted at once (32 MB): all 200 draws up to ~140 items
+
+
+def _refit_all(outcomes: np.ndarray, resampled: np.ndarray, m: int, alpha: float, start: np.ndarray, tol: float,
+               max_iter: int = 1000) -> np.ndarray:
+    """:func:`_fit` of each resample (a row of outcome counts), warm-started from ``start``, for all of them at once.
+
+    Iterative LSR exactly as ``choix.ilsr_pairwise_dense``: from the current strengths, the Markov chain
+    ``alpha + C[j, i] / (w_i + w_j)`` off the diagonal, its stationary distribution (solved with the last
+    state's weight fixed at 1, the n - 1 other balance equations as one batched solve), its centred log as
+    the next scores, until two successive scores differ by at most ``tol · m`` (L1). choix solves each chain
+    through an LU factorisation of its own, so the two agree to rounding, not bit for bit. A draw this does
+    not settle (no convergence in ``max_iter`` steps, a singular chain) is refitted by :func:`_fit`, retries
+    and all.
+    """
+    out = np.empty((len(resampled), m))
+    chunk = max(1, BATCH_CELLS // (m * m))
+    for first in range(0, len(resampled), chunk):
+        rows = resampled[first:first + chunk]
+        comps = np.stack([_matrix(outcomes, counts, m) for counts in rows])
+        try:
+            fits, settled = _ilsr_batch(comps, alpha / (m - 1), start, max_iter, tol)
+        except np.linalg.LinAlgError:
+            fits, settled = np.empty((len(rows), m)), np.zeros(len(rows), dtype=bool)
+        for k in np.flatnonzero(~settled):
+            fits[k] = _fit(comps[k], alpha, start, tol=tol)
+        out[first:first + len(rows)] = fits
+    return out
+
+
+def _ilsr_batch(comps: np.ndarray, alpha: float, start: np.ndarray, max_iter: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """choix's iterative LSR on a stack of comparison matrices: (centred scores, which converged)."""
+    count, m, _ = comps.shape
+    params = np.repeat(start[None, :], count, axis=0)
+    previous = None
+    done = np.zeros(count, dtype=bool)
+    active = np.arange(count)
+    for _ in range(max_iter):
+        current = params[active]
+        weights = np.exp(current - current.mean(axis=1, keepdims=True))
+        weights *= m / weights.sum(axis=1, keepdims=True)
+        chain = alpha + comps[active].transpose(0, 2, 1) / (weights[:, :, None] + weights[:, None, :])
+        chain[:, np.arange(m), np.arange(m)] -= chain.sum(axis=2)
+        balance = chain.transpose(0, 2, 1)  # stationary pi: balance @ pi = 0; fix pi[-1] = 1, drop the last equation
+        rest = np.linalg.solve(balance[:, :-1, :-1], -balance[:, :-1, -1][..., None])[..., 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(np.concatenate([rest, np.ones((len(active), 1))], axis=1))
+        new = logs - logs.mean(axis=1, keepdims=True)
+        params[active] = new
+        if previous is not None:
+            moved = np.abs(previous - new).sum(axis=1)
+            stop = moved <= tol * m  # NaN (a negative weight) never stops: left to the per-draw fit
+            done[active[stop]] = True
+            active, new = active[~stop], new[~stop]
+            if not len(active):
+                break
+        previous = new
+    return params - params.mean(axis=1, keepdims=True), done
 
 
 def _resamples(bootstrap: int, m: int) -> int:

@@ -5,11 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-try:  # scipy comes with choix; without it, a normal interval stands in for Student's t
-    from scipy.stats import t as _student_t
-except ImportError:  # pragma: no cover - depends on the environment
-    _student_t = None
-
 COLUMNS = ["mean", "count", "std", "ci_low", "ci_high"]
 
 
@@ -42,8 +37,12 @@ def star_summary(ratings: pd.DataFrame, by: str = "run_id") -> pd.DataFrame:
 def _quantile(count: np.ndarray) -> np.ndarray:
     """The two-sided 95 % critical value for a mean of ``count`` ratings (NaN below 2)."""
     dof = count.astype(float) - 1
-    if _student_t is not None:
-        q = _student_t.ppf(0.975, np.where(dof >= 1, dof, 1))
+    try:  # scipy (with choix) is imported here, when a summary is made, not with the module: scipy.stats takes ~1 s
+        from scipy.stats import t as student_t
+    except ImportError:  # pragma: no cover - scipy comes with choix; without it, a normal interval stands in for Student's t
+        student_t = None
+    if student_t is not None:
+        q = student_t.ppf(0.975, np.where(dof >= 1, dof, 1))
     else:  # pragma: no cover
         q = np.full(len(count), 1.959964)
     return np.where(dof >= 1, q, np.nan)

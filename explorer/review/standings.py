@@ -24,7 +24,6 @@ import math
 import threading
 from typing import Any
 
-import choix
 import numpy as np
 import pandas as pd
 
@@ -188,6 +187,8 @@ def fit_with_intervals(items: list, wins: dict[tuple[Any, Any], float], alpha: f
     for (a, b), w in wins.items():
         if a in index and b in index:
             comp[index[a], index[b]] += w
+    import choix  # with scipy.stats (~1 s): imported when there is something to fit
+
     params = choix.ilsr_pairwise_dense(comp, alpha=alpha / (m - 1), max_iter=1000, tol=1e-9)
     params = params - params.mean()
     n = comp + comp.T
