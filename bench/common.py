@@ -39,3 +39,8 @@ def machine() -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them (figures on a shared machine need them beside)."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
