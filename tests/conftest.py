@@ -11,9 +11,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import pytest  # noqa: E402
 
 import explorer  # noqa: E402
+from homes import Home  # noqa: E402
 
 # Helper modules, imported by tests, not collected themselves (not even for doctests).
-collect_ignore = ["conftest.py", "tiny_pipelines.py", "browser/conftest.py", "browser/lab.py"]
+collect_ignore = ["conftest.py", "tiny_pipelines.py", "faults.py", "homes.py", "postgres.py", "browser/conftest.py", "browser/lab.py"]
 
 
 @pytest.fixture(scope="session")
@@ -24,30 +25,6 @@ def postgres():
     server = PostgresServer().start()
     yield server
     server.stop()
-
-
-class Home:
-    """Where a test's log lives: a file (a person's log) or a team log (PostgreSQL + a shared folder)."""
-
-    def __init__(self, kind: str, tmp_path, postgres=None):
-        self.kind = kind
-        if kind == "file":
-            self.db, self.storage = str(tmp_path / "log.duckdb"), None
-        else:
-            self.storage = tmp_path / "shared"
-            self.storage.mkdir()
-            self.db = postgres.new_database()
-
-    def open(self, author: str = "tester", **kwargs):
-        return explorer.open(self.db, storage=self.storage, author=author, **kwargs)
-
-    @property
-    def args(self) -> list[str]:
-        """The CLI's options for this log."""
-        return ["--db", self.db, *(["--storage", str(self.storage)] if self.storage else [])]
-
-    def __repr__(self) -> str:
-        return f"<{self.kind} log {self.db}>"
 
 
 @pytest.fixture(params=["file", "team"])

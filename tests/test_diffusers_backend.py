@@ -25,7 +25,7 @@ import tiny_pipelines  # noqa: E402 - a helper module beside the tests
 @pytest.fixture
 def home(tmp_path):
     """These tests are about the diffusers backend, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
-    from conftest import Home
+    from homes import Home
 
     return Home("file", tmp_path)
 

@@ -18,7 +18,7 @@ from explorer.request import Request, RequestError
 @pytest.fixture
 def home(tmp_path):
     """These tests are about recipes, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
-    from conftest import Home
+    from homes import Home
 
     return Home("file", tmp_path)
 

@@ -15,7 +15,7 @@ from explorer.widgets.sweep_grid import SweepGrid
 @pytest.fixture
 def home(tmp_path):
     """These tests are about the generate widget, not where the log lives: a file log only (test_log, test_runs and test_api cover both homes)."""
-    from conftest import Home
+    from homes import Home
 
     return Home("file", tmp_path)
 
