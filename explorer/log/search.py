@@ -74,6 +74,7 @@ class PromptSearch:
         self.indexed = extension is not None
         self._db = duckdb.connect(config=CONNECT_CONFIG)
         self._db.execute("SET enable_progress_bar = false")
+        self._db.execute("SET threads = 1")  # small queries: on a busy machine a second thread costs more in waiting than it gives
         if extension is not None:
             self._db.execute("LOAD '" + str(extension).replace("'", "''") + "'")
         self._mark: int | None = None  # the greatest runs rowid held (index + tail)
@@ -100,7 +101,6 @@ class PromptSearch:
                 return
             self._db.execute("INSERT INTO tail SELECT rid, id, created_at, prompt FROM rows")
             self._mark = max(self._mark, self._db.execute("SELECT max(rid) FROM tail").fetchone()[0])
-            self._cache.clear()
             if self._db.execute("SELECT count(*) FROM tail").fetchone()[0] >= REBUILD_TAIL:
                 self._db.execute("INSERT INTO docs SELECT * FROM tail ORDER BY rid")
                 self._db.execute("DELETE FROM tail")
@@ -110,19 +110,27 @@ class PromptSearch:
         """Ids of the runs whose prompt is ``ILIKE '%' || text || '%'``, newest first, as of the last refresh.
 
         None: the index cannot narrow this text (no letter or digit in it, or too many candidates): scan the log instead.
+        The indexed prompts' matches are cached until the next build; the tail is scanned on every call (it is small).
         """
         with self._lock:
-            key = (text, self._mark)
+            key = (text, self.builds)
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
-            ids = self._matching(text)
-            self._cache[key] = ids
-            while len(self._cache) > CACHED_SEARCHES:
-                self._cache.popitem(last=False)
-            return ids
+                indexed = self._cache[key]
+            else:
+                indexed = self._cache[key] = self._matching(text)
+                while len(self._cache) > CACHED_SEARCHES:
+                    self._cache.popitem(last=False)
+            if indexed is None:
+                return None
+            tail = self._db.execute("SELECT created_at, id FROM tail WHERE prompt ILIKE '%' || ? || '%'", [text]).fetchall()
+            if not tail:
+                return [i for _, i in indexed]
+            # newest first, then by id: the order of queries.SORTS["newest"]
+            rows = sorted(sorted([*indexed, *tail], key=lambda row: row[1]), key=lambda row: row[0], reverse=True)  # stable
+            return [i for _, i in rows]
 
-    def _matching(self, text: str) -> list[str] | None:
+    def _matching(self, text: str) -> list[tuple] | None:
         db = self._db
         pieces = db.execute(f"SELECT list_distinct(regexp_extract_all(lower(?), '{WORD}'))", [text]).fetchone()[0]
         if not pieces or not self.indexed:
@@ -137,21 +145,19 @@ class PromptSearch:
         # candidates: prompts with a word holding each of the two rarest pieces (a third rarely narrows further)
         chosen = [terms or [] for _, terms, _ in found[:2]]
         candidates = " INTERSECT ".join("SELECT docid FROM fts_main_docs.terms WHERE termid IN (SELECT unnest(?))" for _ in chosen)
-        frame = db.execute(
-            f"""SELECT id FROM (
-                    SELECT d.id, d.created_at FROM docs d JOIN fts_main_docs.docs k ON k.name = d.rid
-                    WHERE k.docid IN ({candidates}) AND d.prompt ILIKE '%' || ? || '%'
-                    UNION ALL
-                    SELECT id, created_at FROM tail WHERE prompt ILIKE '%' || ? || '%')
-                ORDER BY created_at DESC, id""", [*chosen, text, text]).fetchall()
-        return [i for (i,) in frame]
+        return db.execute(
+            f"""SELECT d.created_at, d.id FROM docs d JOIN fts_main_docs.docs k ON k.name = d.rid
+                WHERE k.docid IN ({candidates}) AND d.prompt ILIKE '%' || ? || '%'
+                ORDER BY d.created_at DESC, d.id""", [*chosen, text]).fetchall()
 
     def _build(self) -> None:
         self._cache.clear()
         if self.indexed:
+            self._db.execute("RESET threads")  # the build is the one big job here
             # one word = a maximal run of letters and digits, lower-cased; no stemming, no stop words, accents kept
             self._db.execute(f"""PRAGMA create_fts_index('docs', 'rid', 'prompt', stemmer = 'none', stopwords = 'none',
                                  ignore = '{NOT_WORD}', strip_accents = 0, lower = 1, overwrite = 1)""")
+            self._db.execute("SET threads = 1")
         self.builds += 1
 
     def _log_arrow(self, sql: str, params: list | None = None):

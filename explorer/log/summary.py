@@ -76,6 +76,7 @@ class RatingSummary:
         self._lock = threading.RLock()
         self._db = duckdb.connect(config=CONNECT_CONFIG)  # in memory, this process only
         self._db.execute("SET enable_progress_bar = false")
+        self._db.execute("SET threads = 1")  # small queries: on a busy machine a second thread costs more in waiting than it gives
         self._mark: int | None = None  # the greatest ratings rowid folded in; None before the first use
         self._count = -1  # ratings rows in the log at the last look
         self._authors: set[str] = set()  # reviewers whose own latest stars are kept
@@ -117,21 +118,21 @@ class RatingSummary:
     def decorate(self, rows: pa.Table, run_ids: list[str], me: str | None) -> pd.DataFrame:
         """``rows`` (runs) in the order of ``run_ids``, with each run's rating, ratings, tags (and ``me``'s stars: my_rating)."""
         with self._lock:
+            tables = {"page_rows": rows, "page_summary": self.rows(run_ids),  # index lookups: a join would scan the summary
+                      "page_order": pa.table({"run_id": pa.array(run_ids, pa.string()), "pos": pa.array(range(len(run_ids)), pa.int64())})}
             if me is not None:
-                self._load_author(me)
-            order = pa.table({"run_id": pa.array(run_ids, pa.string()), "pos": pa.array(range(len(run_ids)), pa.int64())})
-            mine = ", m.score AS my_rating" if me else ""
-            join = "LEFT JOIN mine m ON m.run_id = r.id AND m.author = ?" if me else ""
-            self._db.register("page_rows", rows)
-            self._db.register("page_order", order)
+                tables["page_mine"] = self.mine(me, run_ids)
+            for name, table in tables.items():
+                self._db.register(name, table)
             try:
                 return self._db.execute(
-                    f"""SELECT r.*, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags{mine}
-                        FROM page_order o JOIN page_rows r ON r.id = o.run_id LEFT JOIN summary s ON s.run_id = r.id {join}
-                        ORDER BY o.pos""", [me] if me else []).df()
+                    f"""SELECT r.*, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags
+                               {", m.score AS my_rating" if me else ""}
+                        FROM page_order o JOIN page_rows r ON r.id = o.run_id LEFT JOIN page_summary s ON s.run_id = r.id
+                        {"LEFT JOIN page_mine m ON m.run_id = r.id" if me else ""} ORDER BY o.pos""").df()
             finally:
-                self._db.unregister("page_rows")
-                self._db.unregister("page_order")
+                for name in tables:
+                    self._db.unregister(name)
 
     def mine(self, me: str, run_ids: list[str] | None = None) -> pa.Table:
         """``me``'s latest stars per run (``run_id, score``) as Arrow, for ``run_ids`` only if given."""
