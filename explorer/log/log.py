@@ -243,6 +243,7 @@ class Log:
                                "\"Sharing a log with your group\"), or open it without shared=True")
             self.connection = LogConnection(self.path, linger=linger, timeout=timeout, shared=shared)
             self.media = MediaStore(media_folder_for(self.path), group_shared=self.connection.shared)
+        self._known_runs: set[str] = set()  # full ids of runs this process has seen in the log
         self._open(create)
         self._reaped_at = 0.0
         self.recover()
@@ -321,6 +322,7 @@ class Log:
                  r.width, r.height, r.steps, r.guidance, r.parent, json.dumps(r.to_dict()), sweep_id,
                  json.dumps(sweep_cell) if sweep_cell is not None else None, this_host(), os.getpid(), now],
             ))
+        self._known_runs.add(run_id)
         return run_id
 
     def finish_run(self, run_id: str, status: str, *, clip: StoredClip | None = None, error: str | None = None, hint: str | None = None,
@@ -438,11 +440,14 @@ class Log:
         if not isinstance(run_id, str) or not run_id:
             raise LogError(f"run id: expected a run id string (got {shown(run_id)})")
         check(run_id=run_id)
+        if run_id in self._known_runs:
+            return run_id  # runs are never deleted: a full id seen once needs no lookup (~10 catalog round trips on a team log)
         matches = [i for (i,) in conn.execute("SELECT id FROM runs WHERE starts_with(id, ?) LIMIT 2", [run_id]).fetchall()]
         if not matches:
             raise LogError(f"run id: no run {run_id!r} in {self.name}")
         if len(matches) > 1:
             raise LogError(f"run id: {run_id!r} matches several runs; give more characters")
+        self._known_runs.add(matches[0])
         return matches[0]
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
