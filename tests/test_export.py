@@ -89,7 +89,7 @@ def test_export_writes_a_self_contained_folder(log, tmp_path):
     urls = parser.urls + [c[k] for c in data["clips"] for k in ("video", "poster")]
     assert len(urls) >= 12 and all(_relative(u) for u in urls)
     assert not [t for t, a in parser.tags if t == "link" or (t == "script" and a.get("src"))]
-    assert data["log"] == "log.duckdb" and len(data["clips"]) == 6
+    assert data["log"] == Path(log.log.location).name and len(data["clips"]) == 6  # the file, or the team log's database
     for clip in data["clips"]:
         assert clip["video"] == f"media/{clip['sha256']}.mp4" and clip["poster"] == f"media/{clip['sha256']}.poster.jpg"
         assert (tmp_path / "site" / clip["video"]).is_file()
@@ -148,15 +148,15 @@ def test_user_text_cannot_inject_html(log, tmp_path):
     assert EVIL in {c["prompt"] for c in data["clips"]}  # escaped in the page, intact in the data
 
 
-def test_cli_export(log, tmp_path):
+def test_cli_export(log, tmp_path, home):
     log.log.close()
     env = {**os.environ}
     env.pop("EXPLORER_DB", None)
-    done = subprocess.run([sys.executable, "-m", "explorer.cli", "export", "--db", str(log.log.path), "--out", str(tmp_path / "cli"),
+    done = subprocess.run([sys.executable, "-m", "explorer.cli", "export", *home.args, "--out", str(tmp_path / "cli"),
                            "--text", "neon", "--by", "backend"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "wrote 2 clip(s)" in done.stdout and (tmp_path / "cli" / "index.html").as_uri() in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "explorer.cli", "export", "--db", str(log.log.path), "--out", str(tmp_path / "cli"),
+    bad = subprocess.run([sys.executable, "-m", "explorer.cli", "export", *home.args, "--out", str(tmp_path / "cli"),
                           "--by", "colour"], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "by:" in bad.stderr and "colour" in bad.stderr
 
