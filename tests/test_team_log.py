@@ -219,7 +219,7 @@ def test_the_cli_copies_a_log_to_a_team_log_and_doctor_reports_and_fixes(postgre
     listed = _cli("runs", "--json", "--db", url, env={"EXPLORER_STORAGE": str(shared)})  # the folder from the environment
     assert done.returncode == 0 and len(json.loads(listed.stdout)) == 4, listed.stderr
 
-    (shared / "media" / "ab").mkdir()
+    (shared / "media" / "ab").mkdir(exist_ok=True)  # a clip of the copy may live there already
     stray = shared / "media" / "ab" / ("ab" + "0" * 62 + ".mp4")  # a clip no run points to
     stray.write_bytes(b"not referenced")
     found = _cli("doctor", "--db", url, "--storage", str(shared))
