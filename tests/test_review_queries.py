@@ -133,3 +133,43 @@ def test_index_rebuilt_past_its_tail(home, lab, monkeypatch):
     found = search.matching("kite")
     assert set(found) == set(reference(log, "kite")["id"])
     assert found == list(reference(log, "kite")["id"])  # newest first
+
+
+def test_requests_on_several_threads_never_deadlock(lab):
+    """The server answers requests on a thread pool: pages, one run's row and ratings at once must all finish.
+
+    (The summary folds under its lock while reading the log, so nothing may ask it while holding the log's session.)
+    """
+    import threading
+    import time
+
+    ids = [lab.log.start_run(Request(prompt=f"kite {i}"), author="setup") for i in range(3)]
+    lab.rate(ids[0], 2)
+    errors = []
+
+    def pages():
+        try:
+            for i in range(8):
+                queries.runs(lab.log, me="ada", ids=[ids[i % 3]])
+                queries.runs(lab.log, me="ada", sort="rating", author="setup")
+                queries.count_runs(lab.log, min_rating=1, author="setup")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def ratings():
+        try:
+            for i in range(8):
+                lab.rate(ids[i % 3], 1 + i % 5)
+                queries.runs(lab.log, me="ada", limit=50)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (pages, ratings, pages)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 90  # a state (every thread done) with a ceiling, not a sleep
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], "a request thread is stuck (lock order)"
+    assert errors == []
+    assert queries.runs(lab.log, ids=[ids[1]]).ratings.tolist() == [1]

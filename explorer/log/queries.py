@@ -70,23 +70,27 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
         page_ids = found[offset:None if limit is None else offset + limit]
     where, params = _where_runs(text, found, run_filters)
     page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
+    # Lock order: the summary's lock, then the log's session, never the other way round (requests run on several
+    # threads: the summary folds under its lock while reading the log). So the summary is never asked inside a session.
+    if page_ids is not None or not by_rating:
+        with log.connection.session() as conn:
+            if page_ids is not None:  # read just the page's runs; the summaries are joined in this process
+                rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r WHERE r.id IN ({_marks(page_ids)})", page_ids).to_arrow_table()
+            else:  # the page from the runs table, in one statement (each costs a catalog round trip on a team log)
+                rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).to_arrow_table()
+        order = page_ids if page_ids is not None else rows.column("id").to_pylist()
+        return _with_media(log, summary.decorate(rows, order, me), me)
+    # a rating filter or sort with other filters: the whole summary joined into the log's query
+    tables = {"run_summary": summary.table(), **({"my_ratings": summary.mine(me)} if me else {})}
+    where, params = list(where), list(params)
+    for clause, value in _rating_filters(tag, min_rating):
+        where.append(clause)
+        params.append(value)
+    sql = f"""SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags
+                     {", mine.score AS my_rating" if me else ""}
+              FROM runs r LEFT JOIN run_summary s ON s.run_id = r.id {"LEFT JOIN my_ratings mine ON mine.run_id = r.id" if me else ""}
+              {_where(where)} ORDER BY {SORTS[sort]} {page}"""
     with log.connection.session() as conn:
-        if page_ids is not None:  # read just the page's runs; the summaries are joined in this process
-            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r WHERE r.id IN ({_marks(page_ids)})", page_ids).to_arrow_table()
-            return _with_media(log, summary.decorate(rows, page_ids, me), me)
-        if not by_rating:  # the page from the runs table, in one statement (each costs a catalog round trip on a team log)
-            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).to_arrow_table()
-            return _with_media(log, summary.decorate(rows, rows.column("id").to_pylist(), me), me)
-        # a rating filter or sort with other filters: the whole summary joined into the log's query
-        tables = {"run_summary": summary.table(), **({"my_ratings": summary.mine(me)} if me else {})}
-        where, params = list(where), list(params)
-        for clause, value in _rating_filters(tag, min_rating):
-            where.append(clause)
-            params.append(value)
-        sql = f"""SELECT {RUN_COLUMNS}, s.rating, coalesce(s.ratings, 0) AS ratings, coalesce(s.tags, []::VARCHAR[]) AS tags
-                         {", mine.score AS my_rating" if me else ""}
-                  FROM runs r LEFT JOIN run_summary s ON s.run_id = r.id {"LEFT JOIN my_ratings mine ON mine.run_id = r.id" if me else ""}
-                  {_where(where)} ORDER BY {SORTS[sort]} {page}"""
         for name, table in tables.items():
             conn.register(name, table)
         try:
@@ -117,8 +121,9 @@ def count_runs(log: Log, **filters: Any) -> int:
     for clause, value in _rating_filters(tag, min_rating):
         where.append(clause)
         params.append(value)
+    table = summary.table()  # before the session: see the lock order in runs()
     with log.connection.session() as conn:
-        conn.register("run_summary", summary.table())
+        conn.register("run_summary", table)
         try:
             return int(conn.execute(f"SELECT count(*) FROM runs r JOIN run_summary s ON s.run_id = r.id {_where(where)}", params).fetchone()[0])
         finally:
