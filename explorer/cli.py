@@ -308,9 +308,12 @@ def runs(
     """List logged runs, newest first."""
     with _errors():
         lab = _lab(db, storage)
-        frame = lab.runs(text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating, sort=sort, limit=limit)
+        from explorer.log import queries
+
+        rows = queries.runs(lab.log, text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating,
+                            sort=sort, limit=limit, as_records=True)
     if as_json:
-        _print_json(frame.drop(columns=["negative_prompt"]).to_json(orient="records", date_format="iso"))
+        _print_json(json.dumps([_json_row(row, leave_out=("negative_prompt",)) for row in rows]))
         return
     from rich import box
     from rich.table import Table
@@ -318,13 +321,20 @@ def runs(
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, expand=False)
     for name, width in (("id", 12), ("when (UTC)", 11), ("status", 9), ("rating", 7), ("prompt", 0), ("seed", 4), ("tags", 0), ("author", 0)):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width or None, max_width=None if width else 28)
-    for row in frame.itertuples():
-        rating = f"{row.rating:.1f} ({row.ratings})" if row.ratings else ""
+    for row in rows:
+        rating = f"{row['rating']:.1f} ({row['ratings']})" if row["ratings"] else ""
         # Text cells, cut to what the column shows: a prompt is user text (never markup), and measuring 4000 characters per cell is waste.
-        cells = [row.id, f"{row.created_at:%m-%d %H:%M}", row.status, rating, _cut(row.prompt), str(row.seed), _cut(", ".join(row.tags)), _cut(row.author)]
+        cells = [row["id"], f"{row['created_at']:%m-%d %H:%M}", row["status"], rating, _cut(row["prompt"]), str(row["seed"]),
+                 _cut(", ".join(row["tags"])), _cut(row["author"])]
         table.add_row(*(Text(cell) for cell in cells))
     out.print(table)
-    say(f"{len(frame)} run(s) in {lab.log.location}")
+    say(f"{len(rows)} run(s) in {lab.log.location}")
+
+
+def _json_row(row: dict, leave_out: tuple[str, ...] = ()) -> dict:
+    """A row for ``--json``: times as ISO 8601 to the millisecond (as the API writes them)."""
+    return {key: value.isoformat(timespec="milliseconds") if hasattr(value, "isoformat") else value
+            for key, value in row.items() if key not in leave_out}
 
 
 def _cut(text: str, most: int = 60) -> str:
@@ -402,17 +412,20 @@ def show(
                 say(f"fork it: explorer fork {target} --set seed=…")
             return
         lab = _lab(db, storage)
+        from explorer.log import queries
+
         row = lab.log.run(target)
-        ratings = lab.ratings(row["id"])[["author", "score", "tags", "note", "created_at"]]
+        ratings = [{key: r[key] for key in ("author", "score", "tags", "note", "created_at")}
+                   for r in queries.ratings(lab.log, row["id"], as_records=True)]
     if as_json:
-        row["ratings"] = json.loads(ratings.to_json(orient="records", date_format="iso"))
+        row["ratings"] = [_json_row(r) for r in ratings]
         _print_json(json.dumps(row, default=str))
         return
     say(f"run {row['id']} {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
     _print_fields(row["request"])
     _print_fields({key: row.get(key) for key in ("media", "media_sha256", "duration_s", "device", "error", "hint")})
-    for r in ratings.itertuples():
-        say(f"  rated {'★' * r.score} by {r.author}" + (f" tags {', '.join(r.tags)}" if len(r.tags) else "") + (f": {r.note}" if r.note else ""))
+    for r in ratings:
+        say(f"  rated {'★' * r['score']} by {r['author']}" + (f" tags {', '.join(r['tags'])}" if r["tags"] else "") + (f": {r['note']}" if r["note"] else ""))
 
 
 def _print_fields(fields: dict) -> None:
@@ -432,10 +445,13 @@ def lineage(run_id: str = typer.Argument(..., help="Run id or unique prefix."), 
             storage: Optional[Path] = StorageOption) -> None:
     """Show a run's ancestors and descendants."""
     with _errors():
-        frame = _lab(db, storage).lineage(run_id)
-    for row in frame.itertuples():
-        marker = "→" if row.depth == 0 else " "
-        say(f"{marker} {'  ' * (row.depth - frame.depth.min())}{row.id} {row.status} seed={row.seed} {row.prompt!r}")
+        from explorer.log import queries
+
+        family = queries.lineage(_lab(db, storage).log, run_id, as_records=True)
+    top = min(row["depth"] for row in family)
+    for row in family:
+        marker = "→" if row["depth"] == 0 else " "
+        say(f"{marker} {'  ' * (row['depth'] - top)}{row['id']} {row['status']} seed={row['seed']} {row['prompt']!r}")
 
 
 @app.command()

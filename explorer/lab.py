@@ -21,9 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable
 
 from explorer import backends
 from explorer.backends.base import Cancelled, RunControl, Step
@@ -32,6 +30,9 @@ from explorer.log import queries
 from explorer.log.recovery import Heartbeat
 from explorer.media import MediaError, check_frames, read_recipe
 from explorer.request import Request, RequestError, check, shown
+
+if TYPE_CHECKING:  # pandas only where a DataFrame is returned: the CLI's commands need none
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -415,19 +415,56 @@ def test_next_pair_many_related_candidates_stays_related(lab, monkeypatch):
 
 
 def test_bradley_terry_survives_a_fit_that_does_not_converge(monkeypatch):
-    """choix can stop with 'did not converge' on one-way votes; the fit retries with a stronger pull instead of failing."""
-    import choix
+    """One-way votes can leave the iteration unsettled; the fit retries with a stronger pull instead of failing."""
+    module = importlib.import_module("explorer.review.bradley_terry")
 
-    real, calls = choix.ilsr_pairwise_dense, []
+    real, calls = module._ilsr_batch, []
 
-    def first_call_fails(comp, alpha, **kwargs):
+    def first_call_fails(comps, alpha, start, max_iter, tol):
         calls.append(alpha)
-        if len(calls) == 1:
-            raise RuntimeError("Did not converge after 1000 iterations")
-        return real(comp, alpha=alpha, **kwargs)
+        fits, settled = real(comps, alpha, start, max_iter, tol)
+        return fits, settled & (len(calls) > 1)
 
-    monkeypatch.setattr(choix, "ilsr_pairwise_dense", first_call_fails)
+    monkeypatch.setattr(module, "_ilsr_batch", first_call_fails)
     ids = [f"r{i}" for i in range(6)]
     votes = pd.DataFrame({"winner_id": ids[1:], "loser_id": ids[:-1], "tie": False})
     bt = bradley_terry(votes, bootstrap=0)
     assert list(bt["item"]) == ids[::-1] and calls[1] > calls[0]
+
+
+def test_bradley_terry_fit_gives_up_with_a_clear_error(monkeypatch):
+    module = importlib.import_module("explorer.review.bradley_terry")
+
+    monkeypatch.setattr(module, "_ilsr_batch", lambda comps, *a: (comps[:, 0] * 0, np.zeros(len(comps), dtype=bool)))
+    with pytest.raises(RuntimeError, match="did not converge"):
+        module.fit_scores(np.array([[0.0, 2.0], [1.0, 0.0]]), 0.01)
+
+
+@pytest.mark.parametrize("size, alpha, seed", [(2, 0.01, 0), (5, 0.01, 1), (30, 0.01, 2), (30, 1.0, 3), (120, 0.001, 4)])
+def test_fit_scores_matches_choix(size, alpha, seed):
+    """Our NumPy fit is choix's ilsr_pairwise_dense step for step: the reference, imported only by the tests."""
+    import choix
+
+    from explorer.review.bradley_terry import fit_scores
+
+    rng = np.random.default_rng(seed)
+    strength = rng.normal(0, 1, size)
+    comp = np.zeros((size, size))
+    for _ in range(size * 20):
+        i, j = rng.choice(size, 2, replace=False)
+        if rng.random() < 1 / (1 + np.exp(strength[j] - strength[i])):
+            comp[i, j] += 1
+        else:
+            comp[j, i] += 1
+    ours = fit_scores(comp, alpha)
+    theirs = choix.ilsr_pairwise_dense(comp, alpha=alpha / (size - 1), max_iter=1000, tol=1e-7 * size)
+    assert np.abs(ours - (theirs - theirs.mean())).max() < 1e-9
+
+
+@pytest.mark.parametrize("dof", [1, 2, 5, 29, 1000])
+def test_student_t_quantile_matches_scipy_stats(dof):
+    from scipy.stats import t
+
+    from explorer.review.ratings import student_t_975
+
+    assert student_t_975(dof) == pytest.approx(t.ppf(0.975, dof), rel=1e-12)

@@ -74,7 +74,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import duckdb
 
@@ -529,3 +529,9 @@ def _close_all() -> None:
             connection.release()
         except Exception:  # noqa: BLE001 - best effort at interpreter exit
             pass
+
+
+def records(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """A query's rows as dicts of Python values (NULL as None), without pandas."""
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]

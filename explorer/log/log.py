@@ -15,18 +15,20 @@ import stat
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
-import pandas as pd
 
 from explorer.log.clock import utcnow
-from explorer.log.connection import LogBusy, LogConnection
+from explorer.log.connection import LogBusy, LogConnection, records
 from explorer.log.lake import LakeConnection, TeamAddress, is_team_address
 from explorer.log.recovery import clean_temp_files, reap, this_host
 from explorer.log.migrations import MIGRATIONS, applied, migrate
 from explorer.media import MediaStore, StoredClip
 from explorer.request import Request, RequestError, check, check_tags, check_text, shown
+
+if TYPE_CHECKING:  # pandas (~0.6 s to import) only where a DataFrame is asked for: the CLI's commands need none
+    import pandas as pd
 
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "interrupted")  # interrupted: its process died (recovery.py)
 DEFAULT_DB = "explorer.duckdb"
@@ -455,29 +457,25 @@ class Log:
         with self.connection.session() as conn:
             return conn.execute(sql, params or []).df()
 
+    def records(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+        """:meth:`query` as a list of dicts of Python values (no pandas: what the CLI prints)."""
+        with self.connection.session() as conn:
+            return records(conn.execute(sql, params or []))
+
     def run(self, run_id: str) -> dict[str, Any]:
         """One run as a dict, with its request parsed and its media paths resolved."""
         with self.connection.session() as conn:
             run_id = self._resolve(conn, run_id)
-            frame = conn.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
-        row = frame.iloc[0].to_dict()
+            row = records(conn.execute("SELECT * FROM runs WHERE id = ?", [run_id]))[0]
         for key in ("request", "timings", "versions", "backend_info", "sweep_cell"):
             if isinstance(row.get(key), str):
                 row[key] = json.loads(row[key])
-        row = {k: (None if _isna(v) else v) for k, v in row.items()}
         row["media"] = str(self.media.path(row["media_sha256"])) if row.get("media_sha256") else None
         return row
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
-
-
-def _isna(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:

@@ -6,16 +6,17 @@ Ratings per run come from :mod:`explorer.log.summary` and prompt search goes thr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
+from explorer.log.connection import records
 from explorer.log.log import RUN_STATUSES, Log, LogError
 from explorer.log.recovery import REAP_EVERY_S
 from explorer.log.search import search_for
 from explorer.log.summary import summary_for
 from explorer.request import RequestError, check, check_text, shown
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The latest rating of each author on each run is the one that counts.
 LATEST_RATINGS = """
@@ -38,8 +39,10 @@ SORTS = {
 def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: str | None = None, backend: str | None = None,
          model: str | None = None, status: str | None = None, min_rating: float | None = None, parent: str | None = None,
          sweep: str | None = None, ids: list[str] | None = None, sort: str = "newest", limit: int | None = None, offset: int = 0,
-         me: str | None = None) -> pd.DataFrame:
+         me: str | None = None, as_records: bool = False) -> pd.DataFrame | list[dict]:
     """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
+
+    A DataFrame, or with ``as_records`` a list of dicts (what the CLI prints: no pandas import, ~0.6 s).
 
     The rating figures come from this process's per-run summary of the log
     (:mod:`explorer.log.summary`, brought up to date first) and ``text`` is
@@ -79,7 +82,7 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
             else:  # the page from the runs table, in one statement (each costs a catalog round trip on a team log)
                 rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).to_arrow_table()
         order = page_ids if page_ids is not None else rows.column("id").to_pylist()
-        return _with_media(log, summary.decorate(rows, order, me), me)
+        return _with_media(log, summary.decorate(rows, order, me, as_records=as_records), me)
     # a rating filter or sort with other filters: the whole summary joined into the log's query
     tables = {"run_summary": summary.table(), **({"my_ratings": summary.mine(me)} if me else {})}
     where, params = list(where), list(params)
@@ -94,7 +97,8 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
         for name, table in tables.items():
             conn.register(name, table)
         try:
-            frame = conn.execute(sql, params).df()
+            result = conn.execute(sql, params)
+            frame = records(result) if as_records else result.df()
         finally:
             for name in tables:
                 conn.unregister(name)
@@ -191,20 +195,26 @@ def _where(clauses: list[str]) -> str:
     return "WHERE " + " AND ".join(clauses) if clauses else ""
 
 
-def _with_media(log: Log, frame: pd.DataFrame, me: str | None) -> pd.DataFrame:
+def _with_media(log: Log, frame: pd.DataFrame | list[dict], me: str | None) -> pd.DataFrame | list[dict]:
+    if isinstance(frame, list):
+        for row in frame:
+            row["media"] = str(log.media.path(row["media_sha256"])) if row["media_sha256"] else None
+            if me:
+                row.setdefault("my_rating", None)
+        return frame
     frame["media"] = [str(log.media.path(h)) if isinstance(h, str) else None for h in frame["media_sha256"]]
     if me and "my_rating" not in frame:
         frame["my_rating"] = None
     return frame
 
 
-def ratings(log: Log, run_id: str | None = None, *, latest: bool = True) -> pd.DataFrame:
+def ratings(log: Log, run_id: str | None = None, *, latest: bool = True, as_records: bool = False) -> pd.DataFrame | list[dict]:
     """Rating rows (only each author's latest per run unless ``latest=False``)."""
     source = f"({LATEST_RATINGS})" if latest else "ratings"
     where, params = "", []
     if run_id is not None:
         where, params = "WHERE run_id = ?", [log.resolve(run_id)]
-    return log.query(f"SELECT * FROM {source} {where} ORDER BY created_at", params)
+    return (log.records if as_records else log.query)(f"SELECT * FROM {source} {where} ORDER BY created_at", params)
 
 
 def votes(log: Log) -> pd.DataFrame:
@@ -218,7 +228,7 @@ def annotations(log: Log, run_id: str | None = None) -> pd.DataFrame:
     return log.query(f"SELECT * FROM annotations {where} ORDER BY frame, created_at", params)
 
 
-def lineage(log: Log, run_id: str) -> pd.DataFrame:
+def lineage(log: Log, run_id: str, *, as_records: bool = False) -> pd.DataFrame | list[dict]:
     """The run, its ancestors (negative depth) and descendants (positive depth)."""
     run_id = log.resolve(run_id)
     sql = """
@@ -238,7 +248,7 @@ def lineage(log: Log, run_id: str) -> pd.DataFrame:
         FROM family f JOIN runs r ON r.id = f.id
         ORDER BY f.depth, r.created_at
     """
-    return log.query(sql, [run_id, run_id])
+    return (log.records if as_records else log.query)(sql, [run_id, run_id])
 
 
 def summary(log: Log) -> dict[str, Any]:

@@ -4,8 +4,10 @@ Model: P(i beats j) = 1 / (1 + exp(s_j - s_i)), with s the log-strength ("score"
 
 Choices, in one place:
 
-* **Fit**: ``choix.ilsr_pairwise_dense`` (iterative Luce spectral ranking, the ML
-  estimate) on the matrix ``C[i, j]`` = how often i beat j. Working on counts,
+* **Fit**: iterative Luce spectral ranking (the ML estimate), choix's
+  ``ilsr_pairwise_dense`` step for step in NumPy (:func:`fit_scores`: importing
+  choix imports ``scipy.stats``, ~1 s on every ``explorer export``; the tests
+  check the two agree), on the matrix ``C[i, j]`` = how often i beat j. Working on counts,
   not on one row per vote, keeps a fit independent of the number of votes.
 * **Ties** count as half a win each way: a tie between i and j adds 0.5 to both
   ``C[i, j]`` and ``C[j, i]`` (exact, no duplicated rows needed).
@@ -15,18 +17,19 @@ Choices, in one place:
   per-pair alpha, unscaled, shrank 1,000 items' scores by a quarter). It keeps an
   item with only wins (or only losses) finite and joins items the votes leave
   disconnected; the smaller, the closer to plain maximum likelihood. ``alpha=0``
-  needs a connected vote graph in which every item has both won and lost (choix
-  raises otherwise).
+  needs a connected vote graph in which every item has both won and lost; when
+  the iteration does not settle, the fit is retried with a stronger pull (10×,
+  then 100×) rather than failing.
 * **Scores** are centred: mean 0 over the items that have votes. Items with no
   votes get NaN.
 * **Intervals**: 95 % percentile bootstrap over votes: each resample draws as many
   votes as were cast, with replacement (a multinomial draw over the distinct
   (winner, loser, tie) outcomes), and is refitted warm-started from the full fit.
-  The resamples are refitted all at once (:func:`_refit_all`: choix's LSR iteration, one
-  batched solve per step for every draw still moving) rather than one choix call each:
+  The resamples are refitted all at once (:func:`_refit_all`: the same iteration, one
+  batched solve per step for every draw still moving) rather than one fit each:
   the same fits to rounding (≤ 1e-12 apart), ~10× faster (200 resamples of 116 votes
   on 30 clips: 0.1 s instead of 1 s).
-  A fit costs about ``n³`` (choix solves a dense n × n chain), so for many voted
+  A fit costs about ``n³`` (each step solves a dense n × n chain), so for many voted
   items fewer resamples are drawn: ``min(bootstrap, max(20, bootstrap · (300 / n)³))``
   (all of them up to 300 items; 20 at 1,000 items, where one refit takes ~0.1 s).
   Percentiles of 20 draws are little more than their extremes, so when the count
@@ -94,7 +97,7 @@ def bradley_terry(votes: pd.DataFrame, items: Sequence[Hashable] | None = None, 
         # distinct outcomes (winner, loser, tie) and how often each happened: the unit the bootstrap resamples
         code = (local[w] * m + local[l]) * 2 + tie
         outcomes, freq = np.unique(code, return_counts=True)
-        fit0 = _fit(_matrix(outcomes, freq, m), alpha, None)
+        fit0 = fit_scores(_matrix(outcomes, freq, m), alpha)
         score[active] = fit0
         used = _resamples(bootstrap, m)
         if used:
@@ -133,22 +136,29 @@ def _matrix(outcomes: np.ndarray, freq: np.ndarray, m: int) -> np.ndarray:
     return comp + half.reshape(m, m).T
 
 
-def _fit(comp: np.ndarray, alpha: float, start: np.ndarray | None, tol: float | None = None) -> np.ndarray:
-    import choix  # with scipy.stats: imported when there is something to fit, not with the module
+def fit_scores(comp: np.ndarray, alpha: float, start: np.ndarray | None = None, tol: float | None = None) -> np.ndarray:
+    """Centred Bradley–Terry scores from ``C[i, j]`` (how often i beat j): choix's ``ilsr_pairwise_dense``, in NumPy.
 
+    The same iteration and stopping rule as choix (see :func:`_ilsr_batch`), so the two agree to rounding;
+    written here because importing choix imports ``scipy.stats`` (~1 s), which every ``explorer export``
+    would pay. ``alpha`` is per item (see the module's notes); ``tol`` as choix's (default ``1e-7 · n``).
+    """
     m = comp.shape[0]
     if m == 1:
         return np.zeros(1)
-    # Votes that only ever point one way (a chain of wins) have no finite maximum, and choix can stop with
-    # "did not converge"; a stronger pull towards the mean always has one, so retry with it rather than fail.
-    for pull in (alpha, max(alpha, 0.01) * 10, max(alpha, 0.01) * 100):
+    tol = tol or 1e-7 * m
+    # Votes that only ever point one way (a chain of wins) have no finite maximum, and the iteration can fail to
+    # settle; a stronger pull towards the mean always has one, so retry with it rather than fail.
+    attempts = [(pull / (m - 1), start, 1000) for pull in (alpha, max(alpha, 0.01) * 10, max(alpha, 0.01) * 100)]
+    for pull, first, max_iter in [*attempts, (1.0, None, 10_000)]:
+        begin = np.zeros(m) if first is None else np.asarray(first, dtype=float)
         try:
-            params = choix.ilsr_pairwise_dense(comp, alpha=pull / (m - 1), initial_params=start, max_iter=1000, tol=tol or 1e-7 * m)
-            return params - params.mean()
-        except RuntimeError:
-            start = None
-    params = choix.ilsr_pairwise_dense(comp, alpha=1.0, max_iter=10_000, tol=tol or 1e-7 * m)
-    return params - params.mean()
+            fits, settled = _ilsr_batch(comp[None, :, :], pull, begin, max_iter, tol)
+        except np.linalg.LinAlgError:
+            continue
+        if settled[0]:
+            return fits[0]
+    raise RuntimeError("Bradley–Terry fit did not converge, even pulled hard towards equal strengths")
 
 
 BATCH_CELLS = 4_000_000  # float64 cells of the chains refitted at once (32 MB): all 200 draws up to ~140 items
@@ -156,14 +166,14 @@ BATCH_CELLS = 4_000_000  # float64 cells of the chains refitted at once (32 MB):
 
 def _refit_all(outcomes: np.ndarray, resampled: np.ndarray, m: int, alpha: float, start: np.ndarray, tol: float,
                max_iter: int = 1000) -> np.ndarray:
-    """:func:`_fit` of each resample (a row of outcome counts), warm-started from ``start``, for all of them at once.
+    """:func:`fit_scores` of each resample (a row of outcome counts), warm-started from ``start``, for all of them at once.
 
     Iterative LSR exactly as ``choix.ilsr_pairwise_dense``: from the current strengths, the Markov chain
     ``alpha + C[j, i] / (w_i + w_j)`` off the diagonal, its stationary distribution (solved with the last
     state's weight fixed at 1, the n - 1 other balance equations as one batched solve), its centred log as
     the next scores, until two successive scores differ by at most ``tol · m`` (L1). choix solves each chain
     through an LU factorisation of its own, so the two agree to rounding, not bit for bit. A draw this does
-    not settle (no convergence in ``max_iter`` steps, a singular chain) is refitted by :func:`_fit`, retries
+    not settle (no convergence in ``max_iter`` steps, a singular chain) is refitted by :func:`fit_scores`, retries
     and all.
     """
     out = np.empty((len(resampled), m))
@@ -176,7 +186,7 @@ def _refit_all(outcomes: np.ndarray, resampled: np.ndarray, m: int, alpha: float
         except np.linalg.LinAlgError:
             fits, settled = np.empty((len(rows), m)), np.zeros(len(rows), dtype=bool)
         for k in np.flatnonzero(~settled):
-            fits[k] = _fit(comps[k], alpha, start, tol=tol)
+            fits[k] = fit_scores(comps[k], alpha, start, tol=tol)
         out[first:first + len(rows)] = fits
     return out
 

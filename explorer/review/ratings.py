@@ -37,12 +37,16 @@ def star_summary(ratings: pd.DataFrame, by: str = "run_id") -> pd.DataFrame:
 def _quantile(count: np.ndarray) -> np.ndarray:
     """The two-sided 95 % critical value for a mean of ``count`` ratings (NaN below 2)."""
     dof = count.astype(float) - 1
-    try:  # scipy (with choix) is imported here, when a summary is made, not with the module: scipy.stats takes ~1 s
-        from scipy.stats import t as student_t
-    except ImportError:  # pragma: no cover - scipy comes with choix; without it, a normal interval stands in for Student's t
-        student_t = None
-    if student_t is not None:
-        q = student_t.ppf(0.975, np.where(dof >= 1, dof, 1))
-    else:  # pragma: no cover
-        q = np.full(len(count), 1.959964)
-    return np.where(dof >= 1, q, np.nan)
+    return np.where(dof >= 1, student_t_975(np.where(dof >= 1, dof, 1)), np.nan)
+
+
+def student_t_975(dof):
+    """Student's t 97.5 % quantile for ``dof`` degrees of freedom (a number or an array).
+
+    ``scipy.special.stdtrit``, the function behind ``scipy.stats.t.ppf``: importing
+    ``scipy.special`` takes ~0.5 s where ``scipy.stats`` takes ~1.5 s, and a CLI
+    command (``explorer export``) pays it on every call.
+    """
+    from scipy.special import stdtrit
+
+    return stdtrit(dof, 0.975)

@@ -6,7 +6,7 @@ review panel polling a log of millions of rows. :class:`Standings` keeps, per
 grouping, the pairwise win counts between groups and the star sums of each
 (run, reviewer)'s latest rating, and on each call folds in only the rows added
 since (DuckDB ``rowid``s grow as rows are appended, and the log never deletes).
-Bradley–Terry is then fitted on the small group × group matrix (choix), and its
+Bradley–Terry is then fitted on the small group × group matrix (``bradley_terry.fit_scores``), and its
 95 % intervals come from the inverse Fisher information of that fit rather than
 a bootstrap: the same model, a few microseconds instead of seconds.
 
@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from explorer.log import Log
+from explorer.review.bradley_terry import fit_scores
+from explorer.review.ratings import student_t_975
 
 COLUMN_KEYS = {
     "model": "coalesce(r.model, r.backend)",
@@ -187,10 +189,7 @@ def fit_with_intervals(items: list, wins: dict[tuple[Any, Any], float], alpha: f
     for (a, b), w in wins.items():
         if a in index and b in index:
             comp[index[a], index[b]] += w
-    import choix  # with scipy.stats (~1 s): imported when there is something to fit
-
-    params = choix.ilsr_pairwise_dense(comp, alpha=alpha / (m - 1), max_iter=1000, tol=1e-9)
-    params = params - params.mean()
+    params = fit_scores(comp, alpha, tol=1e-9)
     n = comp + comp.T
     p = 1 / (1 + np.exp(-(params[:, None] - params[None, :])))
     weight = n * p * (1 - p)
@@ -206,13 +205,7 @@ def _t_half_width(n: float, total: float, squares: float) -> float:
     if n < 2:
         return math.nan
     variance = max(0.0, (squares - total * total / n) / (n - 1))
-    try:
-        from scipy.stats import t
-
-        quantile = float(t.ppf(0.975, n - 1))
-    except ImportError:  # pragma: no cover - scipy comes with choix
-        quantile = Z95
-    return quantile * math.sqrt(variance / n)
+    return student_t_975(n - 1) * math.sqrt(variance / n)
 
 
 def _missing(key: Any) -> bool:
