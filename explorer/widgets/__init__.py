@@ -70,8 +70,12 @@ class UI:
 
         return GeneratePanel(self._lab, prompt=prompt, **fields)
 
-    def sweep(self, base: Any, axes: dict[str, list], **fields: Any) -> Any:
-        """A grid over request fields that fills cell by cell as runs finish; reopen a logged one with ``sweep_id=``."""
+    def sweep(self, base: Any, axes: dict[str, list], *, workers: str | None = None, max_workers: int | None = None, **fields: Any) -> Any:
+        """A grid over request fields that fills cell by cell as runs finish; reopen a logged one with ``sweep_id=``.
+
+        ``workers="ray"`` (or ``"ray://HOST:PORT"``) makes the cells on Ray workers, one per device, at most
+        ``max_workers``; each cell names the worker that made it (see ``lab.sweep``).
+        """
         from explorer.widgets.sweep_grid import SweepGrid
 
-        return SweepGrid(self._lab, base, axes, **fields)
+        return SweepGrid(self._lab, base, axes, workers=workers, max_workers=max_workers, **fields)

@@ -6,13 +6,15 @@ export default {
     const cellViews = new Map(); // "row:col" -> {clipId, node, video, clip, stars}
     const table = h("div", { class: "cx-sweep-table" });
     const message = h("div", { class: "cx-message" });
+    // cells done of total (workers busy and the ETA are in the message beside it)
+    const bar = h("progress", { class: "cx-sweep-progress", max: 1, value: 0, title: "Cells done of total" });
     const shared = h("div", { class: "cx-sweep-shared", title: "What every cell has in common; the headers say what differs" });
     const cancel = h("button", { class: "cx-cancel", title: "Stop the sweep after the current step" }, "Cancel sweep");
     cancel.onclick = () => model.send({ type: "cancel" });
     const detail = h("div", { class: "cx-sweep-detail" });
     const root = h("div", { class: "cx-sweep", tabindex: 0 });
     const transport = createSyncTransport(root);
-    root.append(h("div", { class: "cx-row" }, h("b", {}, "Sweep"), message, cancel), shared, table, transport.bar, detail);
+    root.append(h("div", { class: "cx-row" }, h("b", {}, "Sweep"), bar, message, cancel), shared, table, transport.bar, detail);
     el.append(root);
 
     // -- one cell closer: its own full player below the grid (steps, speed, keys) --------------------------
@@ -39,8 +41,10 @@ export default {
       const tools = h("div", { class: "cx-sweep-tools" }, h("span", { class: "cx-sweep-id" }, cell.clip.id.slice(0, 8)), open);
       const stars = starButtons((score) => model.send({ type: "rate", id: cell.clip.id, score }),
         { className: "cx-star-row cx-sweep-stars", title: "Rate this cell's run (saved at once)" });
+      // which Ray worker made it (name · host · device); nothing for a cell made in the kernel
+      const worker = cell.worker ? h("div", { class: "cx-sweep-worker", title: `made by worker ${cell.worker}` }, cell.worker) : null;
       const node = h("div", { class: "cx-sweep-cell cx-sweep-clip", dataset: { status: cell.status, id: cell.clip.id } },
-        h("div", { class: "cx-stage cx-sweep-stage" }, video, tools), stars.root);
+        h("div", { class: "cx-stage cx-sweep-stage" }, video, tools), stars.root, worker);
       return { clipId: cell.clip.id, node, video, clip: cell.clip, stars };
     };
 
@@ -65,7 +69,10 @@ export default {
             view.stars.set(cell.my_rating || 0);
             nodes.push(view.node);
           } else {
-            nodes.push(h("div", { class: `cx-sweep-cell cx-${cell.status}`, dataset: { status: cell.status }, title: cell.error || "" }, cell.status));
+            const who = cell.worker ? cell.worker.split(" · ")[0] : "";
+            const title = [cell.worker ? `worker ${cell.worker}` : "", cell.error || ""].filter(Boolean).join("\n");
+            nodes.push(h("div", { class: `cx-sweep-cell cx-${cell.status}`, dataset: { status: cell.status, worker: cell.worker || "" }, title },
+              who ? `${cell.status} · ${who}` : cell.status));
           }
         });
       });
@@ -77,9 +84,12 @@ export default {
       if (key !== videoKey) { videoKey = key; transport.setVideos(entries.map(({ video, clip }) => ({ video, clip }))); }
       cancel.disabled = !model.get("running");
       message.textContent = model.get("message");
+      const progress = model.get("progress") || {};
+      bar.hidden = !progress.total;
+      bar.value = progress.total ? progress.done / progress.total : 0;
       shared.textContent = model.get("shared") ? `shared: ${model.get("shared")}` : "";
     };
-    const events = "change:cells change:row_labels change:col_labels change:running change:message change:shared";
+    const events = "change:cells change:row_labels change:col_labels change:running change:message change:shared change:progress";
     model.on(events, draw);
     draw();
     return () => { model.off(events, draw); closeDetail(); transport.destroy(); };

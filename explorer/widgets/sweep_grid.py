@@ -24,6 +24,10 @@ class SweepGrid(ExplorerWidget):
     The first axis runs down the rows, the second across the columns; further
     axes multiply the rows. Each cell is a logged run; the sweep itself is
     logged with its axes, so it can be reopened later.
+
+    ``workers="ray"`` (or ``"ray://HOST:PORT"``) makes the cells on Ray workers, one per device
+    (``max_workers=`` caps them; :mod:`explorer.workers`): the grid fills as each worker finishes a cell,
+    names the worker under each cell, and Cancel stops every worker at its next step.
     """
 
     _module = traitlets.Unicode("sweep_grid").tag(sync=True)
@@ -31,13 +35,14 @@ class SweepGrid(ExplorerWidget):
     axes = traitlets.Dict().tag(sync=True)
     row_labels = traitlets.List().tag(sync=True)
     col_labels = traitlets.List().tag(sync=True)
-    cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?, "my_rating"}]
+    cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?, "my_rating", "worker"}]
+    progress = traitlets.Dict().tag(sync=True)  # {"total", "done", "busy", "workers", "eta_s", …}: cells done of total, workers busy, ETA
     shared = traitlets.Unicode("").tag(sync=True)  # what every cell has in common (the axes say what differs)
     running = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, lab: Any, base: Any, axes: dict[str, list] | None, *, sweep_id: str | None = None, run: bool = True,
-                 name: str | None = None, **fields: Any):
+                 name: str | None = None, workers: str | None = None, max_workers: int | None = None, **fields: Any):
         super().__init__(lab)
         self._control = RunControl()
         self._thread: threading.Thread | None = None
@@ -45,13 +50,24 @@ class SweepGrid(ExplorerWidget):
         if sweep_id:
             self._reopen(sweep_id)
             return
+        self._workers = None
+        if workers is not None:  # checked and connected before the sweep is logged (explorer.workers imports Ray only here)
+            from explorer.workers import connect
+
+            self._workers = connect(lab, workers, max_workers=max_workers)
+        elif max_workers is not None:
+            from explorer.request import RequestError
+
+            raise RequestError(["max_workers: only with workers='ray' or 'ray://HOST:PORT' (in the kernel, cells run one at a time)"])
         sweep_id, cells, requests = lab.plan_sweep(base, axes or {}, name=name, **fields)
         self.sweep_id, self.axes = sweep_id, {k: list(v) for k, v in axes.items()}
         self._layout(cells, [None] * len(cells))
         self.shared = describe_differences(requests)["shared"]
         self._requests = list(zip(cells, requests))
+        self.progress = {"total": len(cells), "done": 0, "busy": 0, "workers": 0, "eta_s": None}
         if run:
-            self._thread = threading.Thread(target=self._run, name="explorer-sweep", daemon=True)
+            target = self._run if self._workers is None else self._run_on_workers
+            self._thread = threading.Thread(target=target, name="explorer-sweep", daemon=True)
             self.running = True
             self._thread.start()
 
@@ -91,7 +107,7 @@ class SweepGrid(ExplorerWidget):
                 rows.append(row_key)
             out.append({"row": rows.index(row_key), "col": [_key(v) for v in col_values].index(_key(cell[col_axis])) if col_axis else 0,
                         "cell": cell, "status": clip["status"] if clip else "waiting", "clip": clip,
-                        "my_rating": clip.get("my_rating", 0) if clip else 0})
+                        "my_rating": clip.get("my_rating", 0) if clip else 0, "worker": clip.get("worker") if clip else None})
         self.row_labels = [", ".join(f"{a} = {_fmt(cells_value)}" for a, cells_value in zip(row_axes, self._row_values(cells, rows, r, row_axes)))
                            for r in range(len(rows))]
         self.cells = out
@@ -110,17 +126,49 @@ class SweepGrid(ExplorerWidget):
             self.cells = cells
 
     def _run(self) -> None:
+        import time
+
+        total, started = len(self._requests), time.perf_counter()
         try:
             for index, (cell, request) in enumerate(self._requests):
                 if self._control.cancelled:
                     self._set_cell(index, status="skipped")
                     continue
                 self._set_cell(index, status="running")
-                self.message = f"cell {index + 1} of {len(self._requests)}"
+                self.message = f"cell {index + 1} of {total}"
+                self.progress = {**self.progress, "busy": 1, "workers": 1}
                 run = self._lab.generate(request, progress=False, control=self._control, _sweep=(self.sweep_id, cell))
                 self._set_cell(index, status=run.status, clip=self._clip(run.id) if run.ok else None, error=run.error)
+                elapsed = time.perf_counter() - started
+                self.progress = {"total": total, "done": index + 1, "busy": 0, "workers": 1, "elapsed_s": round(elapsed, 3),
+                                 "eta_s": round(elapsed / (index + 1) * (total - index - 1), 1)}
             done = sum(c["status"] == "succeeded" for c in self.cells)
             self.message = f"sweep {self.sweep_id}: {done} of {len(self.cells)} cells done"
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a thread
+            self.message = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        finally:
+            self.running = False
+
+    def _run_on_workers(self) -> None:
+        cells, requests = [c for c, _ in self._requests], [r for _, r in self._requests]
+
+        def on_cell(index: int, info: dict) -> None:
+            if info["status"] in ("running", "waiting"):
+                self._set_cell(index, status=info["status"], worker=info.get("worker"), error=info.get("error"))
+                return
+            clip = self._clip(info["run_id"]) if info["status"] == "succeeded" and info.get("run_id") else None
+            self._set_cell(index, status=info["status"], clip=clip, error=info.get("error"), worker=info.get("worker"))
+
+        def on_progress(progress: Any) -> None:
+            self.progress = progress.to_dict()
+            self.message = progress.line()
+
+        try:
+            report = self._workers.run(self.sweep_id, cells, requests, progress=False, control=self._control,
+                                       on_cell=on_cell, on_progress=on_progress)
+            done = report.counts.get("succeeded", 0)
+            self.message = f"sweep {self.sweep_id}: {done} of {len(self.cells)} cells done on {len(report.workers)} worker(s)"
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a thread
             self.message = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -133,8 +181,9 @@ class SweepGrid(ExplorerWidget):
             raise ValueError(f"sweep_id: no single sweep matches {sweep_id!r}")
         self.sweep_id = str(sweep["id"][0])
         self.axes = json.loads(sweep["axes"][0])
-        runs = self._lab.sql("SELECT id, status, sweep_cell FROM runs WHERE sweep_id = ? ORDER BY created_at", [self.sweep_id])
-        by_cell = {json.dumps(json.loads(c), sort_keys=True): (i, s) for i, s, c in zip(runs["id"], runs["status"], runs["sweep_cell"])}
+        runs = self._lab.sql("SELECT id, status, sweep_cell, backend_info FROM runs WHERE sweep_id = ? ORDER BY created_at", [self.sweep_id])
+        by_cell = {json.dumps(json.loads(c), sort_keys=True): (i, s, _worker(b))
+                   for i, s, c, b in zip(runs["id"], runs["status"], runs["sweep_cell"], runs["backend_info"])}
         import itertools
 
         names = list(self.axes)
@@ -145,11 +194,24 @@ class SweepGrid(ExplorerWidget):
         clips = []
         for cell in cells:
             found = by_cell.get(json.dumps(cell, sort_keys=True))
-            clips.append({**self._clip(found[0]), "status": found[1], "my_rating": mine.get(found[0], 0)} if found else None)
+            clips.append({**self._clip(found[0]), "status": found[1], "my_rating": mine.get(found[0], 0), "worker": found[2]} if found else None)
         self._layout(cells, clips)
         base = json.loads(sweep["base_request"][0])
         self.shared = describe_differences([{**base, **cell} for cell in cells])["shared"]
         self.message = f"sweep {self.sweep_id} reopened from the log"
+
+
+def _worker(backend_info: Any) -> str | None:
+    """The worker named in a run's ``backend_info`` (a sweep made on Ray workers), as the grid shows it; None in the kernel."""
+    try:
+        worker = json.loads(backend_info).get("worker") if isinstance(backend_info, str) else None
+    except (ValueError, AttributeError):
+        return None
+    if not worker:
+        return None
+    from explorer.workers import label
+
+    return label(worker)
 
 
 def _key(value: Any) -> str:

@@ -1,0 +1,131 @@
+"""The worker: a Ray actor that opens the sweep's log once, keeps its backends (and their loaded pipelines) and runs cells.
+
+A plain class, made a Ray actor by :mod:`explorer.workers.pool`, so this module imports no Ray. Each cell goes
+through ``Lab.generate``, exactly as in the kernel, so the worker logs it itself as it finishes, with its host and
+pid (the run's ``host``/``pid`` columns), its device (``device``) and its name and GPU in ``backend_info.worker``.
+The actor is threaded (:data:`CONCURRENCY` calls at once): ``cancel``, ``describe`` and ``stats`` answer while a cell
+runs, so Cancel reaches a busy worker and stops it at the cell's next step; ``run`` itself takes one cell at a time
+(the driver never hands a worker two, and a lock makes sure). Not concurrency groups: the Ray client cannot choose
+one per call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from typing import Any
+
+from explorer.backends.base import RunControl
+
+CONCURRENCY = 4  # a cell, plus cancel / describe / stats arriving meanwhile
+
+
+class CellWorker:
+    """One worker: ``name`` as the grid shows it, and the log every worker of the sweep writes to."""
+
+    def __init__(self, name: str, db: str, storage: str | None, author: str):
+        started = time.perf_counter()
+        import explorer
+        from explorer.log.recovery import this_host
+
+        self.name = name
+        # create=False: the driver made the log; a worker that finds none (another machine, another path) must say so, not make one.
+        self.lab = explorer.open(db, storage=storage, author=author, create=False)
+        self.cells = 0
+        self._lock = threading.Lock()  # guards the current control and the cancelled sweeps
+        self._one_cell = threading.Lock()  # one cell at a time, whatever arrives
+        self._control: RunControl | None = None
+        self._cancelled: set[str] = set()
+        self._attributed: dict[str, _Attributed] = {}
+        gpus, node = _placement()
+        self.identity = {"name": name, "host": this_host(), "pid": os.getpid(), "node": node, "gpus": gpus,
+                         "device": f"GPU {','.join(gpus)}" if gpus else "CPU"}
+        self.open_s = time.perf_counter() - started
+
+    def describe(self) -> dict[str, Any]:
+        """Who this worker is (name, host, pid, node, GPUs) and how long opening the log took."""
+        return {**self.identity, "open_s": self.open_s, "cells": self.cells}
+
+    def run(self, sweep_id: str, index: int, cell: dict, request: dict) -> dict[str, Any]:
+        """Make one cell and log it; the outcome as a small dict (a failure is an outcome, not an exception)."""
+        with self._one_cell:
+            return self._run(sweep_id, index, cell, request)
+
+    def _run(self, sweep_id: str, index: int, cell: dict, request: dict) -> dict[str, Any]:
+        from explorer.request import Request
+
+        started = time.perf_counter()
+        control = RunControl()
+        with self._lock:
+            self._control = control
+            if sweep_id in self._cancelled:
+                control.cancel()  # a Cancel that overtook this cell: logged as cancelled at its first step
+        result: dict[str, Any] = {"index": index, "worker": self.identity, "run_id": None, "load_s": None}
+        try:
+            req = Request.from_dict(request)
+            backend = self._attribute(req.backend)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a failed cell is reported to the driver, not printed here
+                run = self.lab.generate(req, progress=False, control=control, _sweep=(sweep_id, cell))
+            result.update(run_id=run.id, status=run.status, error=run.error, hint=run.hint, sha256=run.sha256,
+                          media=str(run.media) if run.media else None, duration_s=run.duration_s,
+                          load_s=backend.last_info.get("load_s") if backend is not None else None)
+        except Exception as exc:  # noqa: BLE001 - refused before a run row existed (e.g. a model folder missing on this machine)
+            result.update(status="failed", error=f"{type(exc).__name__}: {exc}", hint=None)
+        finally:
+            with self._lock:
+                self._control = None
+        self.cells += 1
+        result["cell_s"] = time.perf_counter() - started
+        return result
+
+    def cancel(self, sweep_id: str) -> None:
+        """Stop this worker's cell of ``sweep_id`` at its next step (and any later one it is handed)."""
+        with self._lock:
+            self._cancelled.add(sweep_id)
+            if self._control is not None:
+                self._control.cancel()
+
+    def stats(self) -> dict[str, Any]:
+        """Cells made, and pipelines loaded per backend (a diffusers backend counts its cache's loads)."""
+        loads = {name: getattr(getattr(b.inner, "cache", None), "loads", None) for name, b in self._attributed.items()}
+        return {**self.describe(), "pipeline_loads": loads}
+
+    def _attribute(self, name: str) -> _Attributed | None:
+        """Have backend ``name`` record this worker in each run's ``backend_info`` (once per backend per worker)."""
+        from explorer import backends
+
+        if name not in self._attributed:
+            inner = backends.get(name)  # one instance per process: its pipeline cache lives as long as this worker
+            wrapped = _Attributed(inner, self.identity)
+            backends.register(name, lambda: wrapped)
+            self._attributed[name] = wrapped
+        return self._attributed[name]
+
+
+class _Attributed:
+    """A backend as seen on a worker: the same backend, whose ``info`` also names the worker (and remembers the last one)."""
+
+    def __init__(self, inner: Any, worker: dict[str, Any]):
+        self.inner, self.worker, self.last_info = inner, worker, {}
+
+    def info(self, request: Any) -> dict[str, Any]:
+        info = {**self.inner.info(request), "worker": {k: self.worker[k] for k in ("name", "host", "pid", "node", "gpus")}}
+        self.last_info = info
+        return info
+
+    def __getattr__(self, name: str) -> Any:  # generate, check, hint, parameters, the diffusers cache…
+        return getattr(self.inner, name)
+
+
+def _placement() -> tuple[list[str], str | None]:
+    """The GPUs Ray gave this worker (as the machine numbers them) and its node id; none outside Ray."""
+    try:
+        import ray
+
+        context = ray.get_runtime_context()
+        return [str(g) for g in context.get_accelerator_ids().get("GPU", [])], context.get_node_id()
+    except Exception:  # noqa: BLE001 - run outside Ray (a unit test): no placement to report
+        return [], None
