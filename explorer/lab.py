@@ -216,15 +216,29 @@ class Lab:
         base, _ = self._source(source)
         return self.generate(base, progress=progress)
 
-    def sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, progress: bool = True, **fields: Any) -> pd.DataFrame:
+    def sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, progress: bool = True,
+              workers: str | None = None, max_workers: int | None = None, **fields: Any) -> pd.DataFrame:
         """Run every combination of ``axes`` (e.g. ``{"seed": [1, 2], "guidance": [3, 9]}``) and return the runs.
 
         Every cell is validated before the first one runs; the sweep is logged
-        with its runs, so ``lab.runs(sweep=id)`` reopens it later.
+        with its runs, so ``lab.runs(sweep=id)`` reopens it later. ``workers=None``
+        runs the cells here, one after another; ``workers="ray"`` (the connected
+        Ray cluster, else a local one) or ``"ray://HOST:PORT"`` runs them on Ray
+        workers, one per device, at most ``max_workers`` (:mod:`explorer.workers`).
         """
+        pool = None
+        if workers is not None:  # checked, and Ray reached, before the sweep is logged; Ray is imported only here
+            from explorer.workers import connect
+
+            pool = connect(self, workers, max_workers=max_workers)
+        elif max_workers is not None:
+            raise RequestError(["max_workers: only with workers='ray' or 'ray://HOST:PORT' (in the kernel, cells run one at a time)"])
         sweep_id, cells, requests = self.plan_sweep(base, axes, name=name, **fields)
-        for cell, r in zip(cells, requests):
-            self.generate(r, progress=progress, _sweep=(sweep_id, cell))
+        if pool is not None:
+            pool.run(sweep_id, cells, requests, progress=progress)
+        else:
+            for cell, r in zip(cells, requests):
+                self.generate(r, progress=progress, _sweep=(sweep_id, cell))
         return self.runs(sweep=sweep_id, sort="oldest")
 
     def plan_sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, **fields: Any) -> tuple[str, list[dict], list[Request]]:

@@ -243,6 +243,19 @@ def test_a_sketch_sweep_on_two_workers_logs_every_cell_from_its_worker(home, wor
     assert clip.media.is_file()
 
 
+def test_lab_sweep_on_workers_returns_the_runs_like_the_kernel(tmp_path, workers_on):
+    lab = explorer.open(tmp_path / "log.duckdb", author="ada")
+    workers_on(lab)
+    runs = lab.sweep("forest", {"seed": [1, 2, 3]}, workers="ray", max_workers=2, progress=False, **SMALL)
+    assert list(runs.status) == ["succeeded"] * 3 and sorted(runs.seed) == [1, 2, 3]
+    assert os.getpid() not in set(lab.sql("SELECT pid FROM runs").pid)
+    with pytest.raises(RequestError, match="^max_workers: only with workers="):
+        lab.sweep("forest", {"seed": [1]}, max_workers=2, **SMALL)
+    with pytest.raises(RequestError, match="^workers: expected None"):
+        lab.sweep("forest", {"seed": [1]}, workers="dask", **SMALL)
+    assert len(lab.sql("SELECT id FROM sweeps")) == 1  # the refused ones logged nothing
+
+
 def test_cancel_stops_every_worker_and_logs_each_cell_cancelled(tmp_path, workers_on):
     lab = explorer.open(tmp_path / "log.duckdb", author="ada")
     workers = workers_on(lab)

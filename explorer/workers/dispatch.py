@@ -122,10 +122,15 @@ class Workers:
                    [Cell(i, c, r) for i, (c, r) in enumerate(zip(cells, requests))], control or RunControl(), on_cell,
                    [f for f in (on_progress, bar) if f is not None])
         try:
-            return run.go()
+            report = run.go()
         finally:
             if bar is not None:
                 bar.close()
+        missed = [c for c in report.cells if c["status"] == "failed"]
+        if missed:  # the workers keep quiet about their failures (a warning per cell on each machine); one here says it
+            warnings.warn(f"sweep {sweep_id}: {len(missed)} of {len(report.cells)} cells failed (first: {missed[0]['error']})",
+                          RuntimeWarning, stacklevel=2)
+        return report
 
 
 class _Run:
