@@ -292,6 +292,159 @@ def fork(
 
 
 @app.command()
+def sweep(
+    prompt: str = typer.Argument(..., help="What the clips show (an axis may change it: --axis prompt='[\"a kite\", \"a boat\"]')."),
+    axis: list[str] = typer.Option([], "--axis", help="A field and its values, NAME=V1,V2,… (each value read as JSON, else text; "
+                                   "a JSON list for values with commas); repeatable: one cell per combination. E.g. --axis seed=1,2,3 --axis guidance=3,9."),
+    workers: Optional[str] = typer.Option(None, "--workers", show_default=False,
+                                          help="Where the cells run: here, one after another (default); `ray`: on Ray workers, one per GPU "
+                                               "(else per CPU) of the cluster in RAY_ADDRESS or started with `ray start` on this machine, else "
+                                               "of a new local one; `ray://HOST:PORT`: through the Ray client. Workers on other machines need a team log."),
+    max_workers: Optional[int] = typer.Option(None, "--max-workers", show_default=False, help="At most this many workers (with --workers)."),
+    name: Optional[str] = typer.Option(None, help="A name for the sweep."),
+    backend: str = typer.Option("sketch", help="Backend name (see `explorer backends`)."),
+    model: Optional[str] = typer.Option(None, help="Model id or folder, for backends that load one (on workers: as each worker's machine sees it)."),
+    seed: int = typer.Option(0, help=f"Random seed ({_range('seed')}), unless an axis sets it."),
+    frames: int = typer.Option(16, help=f"Number of frames ({_range('frames')})."),
+    fps: float = typer.Option(8.0, help=f"Frames per second ({_range('fps')})."),
+    size: str = typer.Option("256x256", help="WIDTHxHEIGHT, both even (H.264 needs it)."),
+    steps: int = typer.Option(8, help=f"Denoising steps ({_range('steps')})."),
+    guidance: float = typer.Option(7.5, help=f"Guidance scale ({_range('guidance')})."),
+    negative: str = typer.Option("", "--negative", help="Negative prompt: what the clips should avoid."),
+    param: list[str] = typer.Option([], "--param", help="Backend parameter NAME=VALUE (JSON values allowed); repeatable."),
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
+    author: Optional[str] = AuthorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Generate a grid of clips, one per combination of the --axis values, log each run, and print the grid.
+
+    Exit codes: 0 every cell succeeded; 1 a cell failed or was cancelled, or Ray could not be reached; 2 bad input.
+    Ctrl-C cancels the sweep (every worker stops at its next step; each cell is logged cancelled).
+    """
+    from explorer.request import parse_size
+
+    axes_names = {a.partition("=")[0]: f"--axis {a.partition('=')[0]}" for a in axis if a.partition("=")[0].isidentifier()}
+    with _errors(**axes_names, workers="--workers", max_workers="--max-workers", axes="--axis"):
+        axes = _parse_axes(axis)
+        width, height = parse_size(size)
+        fields = dict(backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height, steps=steps,
+                      guidance=guidance, negative_prompt=negative, extra=_parse_params(param))
+        lab = _lab(db, storage, author, create=True)
+        pool = _workers(lab, workers, max_workers)
+        sweep_id, cells, requests = lab.plan_sweep(prompt, axes, name=name, **fields)
+        outcomes = _sweep_cells(lab, pool, sweep_id, cells, requests)
+    _print_sweep(sweep_id, outcomes, pool, as_json)
+    if any(o["status"] != "succeeded" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _parse_axes(items: list[str]) -> dict[str, list]:
+    from explorer.request import RequestError
+
+    if not items:
+        raise RequestError(["--axis: give at least one, NAME=V1,V2 (e.g. --axis seed=1,2,3)"])
+    axes: dict[str, list] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key or not text:
+            raise RequestError([f"--axis: expected NAME=V1,V2,… (got {item!r})"])
+        if key in axes:
+            raise RequestError([f"--axis {key}: given twice; list all its values in one --axis"])
+        values = None
+        if text.lstrip().startswith("["):
+            try:
+                values = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                raise RequestError([f"--axis {key}: not a JSON list: {text[:80]!r}"]) from None
+        if values is None:
+            values = [_axis_value(v) for v in text.split(",")]
+        if not isinstance(values, list) or not values:
+            raise RequestError([f"--axis {key}: give at least one value"])
+        axes[key] = values
+    return axes
+
+
+def _axis_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return text.strip()
+
+
+def _workers(lab, workers: Optional[str], max_workers: Optional[int]):
+    """The sweep's Ray workers (connected before the sweep is logged), or None to run the cells in this process."""
+    if workers is None:
+        if max_workers is not None:
+            from explorer.request import RequestError
+
+            raise RequestError(["--max-workers: only with --workers ray or ray://HOST:PORT"])
+        return None
+    from explorer.workers import WorkersUnavailable, connect
+
+    try:
+        return connect(lab, workers, max_workers=max_workers)
+    except WorkersUnavailable as exc:
+        raise fail(_name_options(str(exc), {"workers": "--workers"}), 1) from None
+
+
+def _sweep_cells(lab, pool, sweep_id: str, cells: list[dict], requests: list) -> list[dict]:
+    """Every cell's outcome ({cell, status, run_id, worker, error}), with a bar of cells on stderr where it is a terminal."""
+    import warnings
+
+    quiet = not err.is_terminal
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # failures are in the grid printed below
+            if pool is not None:
+                return _on_workers(pool, sweep_id, cells, requests, quiet)
+            outcomes = []
+            for cell, request in zip(cells, requests):
+                run = _run_with_progress(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step, _sweep=(sweep_id, cell)), quiet=quiet)
+                outcomes.append({"cell": cell, "status": run.status, "run_id": run.id, "worker": None, "error": run.error})
+            return outcomes
+    except KeyboardInterrupt:
+        err.print(f"[yellow]cancelled[/yellow] sweep {sweep_id} (its cells logged as cancelled)")
+        raise typer.Exit(130) from None
+
+
+def _on_workers(pool, sweep_id: str, cells: list[dict], requests: list, quiet: bool) -> list[dict]:
+    if quiet:
+        return pool.run(sweep_id, cells, requests, progress=False).cells
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("cells · {task.fields[line]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("sweep", total=len(cells), line="starting workers")
+
+        def on_progress(p) -> None:
+            progress.update(task, completed=p.done, line=" · ".join(p.line().split(" · ")[1:]))
+
+        return pool.run(sweep_id, cells, requests, progress=False, on_progress=on_progress).cells
+
+
+def _print_sweep(sweep_id: str, outcomes: list[dict], pool, as_json: bool) -> None:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o["status"]] = counts.get(o["status"], 0) + 1
+    if as_json:
+        _print_json(json.dumps({"sweep": sweep_id, "counts": counts,
+                                "cells": [{k: o.get(k) for k in ("cell", "status", "run_id", "worker", "error")} for o in outcomes]}))
+        return
+    colours = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}
+    for o in outcomes:
+        line = Text(f"{o['status']:<10}", style=colours.get(o["status"], "white")) + Text(
+            f" {o['run_id'] or '-':<12}  " + " ".join(f"{k}={json.dumps(v)}" for k, v in o["cell"].items()))
+        if o.get("worker"):
+            line += Text(f"  on {o['worker']}")
+        out.print(line, soft_wrap=True, highlight=False)
+        if o.get("error") and o["status"] != "succeeded":
+            say(f"  error: {_cut(o['error'], 200)}")
+    where = f" on {pool.cluster.describe()}" if pool is not None else ""
+    say(f"sweep {sweep_id}: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + f" of {len(outcomes)} cells{where}")
+
+
+@app.command()
 def runs(
     text: Optional[str] = TextOption,
     tag: Optional[str] = TagOption,

@@ -100,7 +100,7 @@ def test_workers_values_are_checked_before_anything_runs():
     assert check_workers("ray") == Target()
     assert check_workers("ray://10.0.0.5:10001").address == "ray://10.0.0.5:10001"
     for bad in ("Ray", "ray://nowhere", "http://head:10001", 3, True):
-        with pytest.raises(RequestError, match=r"^workers: expected None \(in the kernel\), 'ray' or 'ray://HOST:PORT'"):
+        with pytest.raises(RequestError, match=r"^workers: expected 'ray' or 'ray://HOST:PORT' \(or none, to run the cells in the kernel\)"):
             check_workers(bad)
     for bad in (0, -1, 1.5, True, "2", 5000):
         with pytest.raises(RequestError, match="^max_workers: must be a whole number from 1 to 1024"):
@@ -132,7 +132,7 @@ def _free_port() -> int:
 
 
 def test_a_sweep_through_the_ray_client(tmp_path):
-    """`ray start --head` on 127.0.0.1 (its own temp folder, stopped after), then a process that sweeps with workers='ray://…'."""
+    """`ray start --head` on 127.0.0.1 (its own temp folder, stopped after), then `explorer sweep … --workers ray://…`."""
     port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="rh-", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
     head = subprocess.Popen(
@@ -146,20 +146,14 @@ def test_a_sweep_through_the_ray_client(tmp_path):
         wait_for("the Ray head to start", lambda: any("Ray runtime started" in line for line in said) or head.poll() is not None)
         assert head.poll() is None, "".join(said)[-3000:]
         db = tmp_path / "log.duckdb"
-        code = textwrap.dedent(f"""
-            import explorer
-            from explorer.workers import connect
-            lab = explorer.open({str(db)!r}, author="ada")
-            workers = connect(lab, "ray://127.0.0.1:{client_port}", max_workers=2)
-            assert workers.cluster.client, workers.cluster
-            report = workers.run(*lab.plan_sweep("forest", {{"seed": [1, 2, 3]}}, frames=4, width=32, height=32, steps=2), progress=False)
-            print(report.counts)
-        """)
         # `ray start` (Ray 2.60) turns token authentication on; a client sends the token (~/.ray/auth_token) only when told to
-        client_env = {**os.environ, "RAY_AUTH_MODE": "token"}
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=CEILING, env=client_env)
+        client_env = {**os.environ, "RAY_AUTH_MODE": "token", "COLUMNS": "200"}
+        done = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", "forest", "--axis", "seed=1,2,3", "--frames", "4", "--size", "32x32",
+                               "--steps", "2", "--workers", f"ray://127.0.0.1:{client_port}", "--max-workers", "2", "--db", str(db), "--json"],
+                              capture_output=True, text=True, timeout=CEILING, env=client_env)
         assert done.returncode == 0, done.stderr[-3000:]
-        assert done.stdout.strip().splitlines()[-1] == "{'succeeded': 3}"
+        printed = json.loads(done.stdout)
+        assert printed["counts"] == {"succeeded": 3} and all(c["worker"].startswith("w") for c in printed["cells"])
         lab = explorer.open(db)
         made = lab.sql("SELECT status, pid FROM runs")
         assert list(made.status) == ["succeeded"] * 3
@@ -251,9 +245,37 @@ def test_lab_sweep_on_workers_returns_the_runs_like_the_kernel(tmp_path, workers
     assert os.getpid() not in set(lab.sql("SELECT pid FROM runs").pid)
     with pytest.raises(RequestError, match="^max_workers: only with workers="):
         lab.sweep("forest", {"seed": [1]}, max_workers=2, **SMALL)
-    with pytest.raises(RequestError, match="^workers: expected None"):
+    with pytest.raises(RequestError, match="^workers: expected 'ray'"):
         lab.sweep("forest", {"seed": [1]}, workers="dask", **SMALL)
     assert len(lab.sql("SELECT id FROM sweeps")) == 1  # the refused ones logged nothing
+
+
+def test_the_sweep_command_on_workers(tmp_path, workers_on):
+    from typer.testing import CliRunner
+
+    from explorer.cli import app
+
+    db = tmp_path / "log.duckdb"
+    workers_on(explorer.open(db, author="ada"))
+
+    def explorer_cli(*args):
+        return CliRunner().invoke(app, ["sweep", "forest", *args, "--frames", "4", "--size", "32x32", "--steps", "2", "--db", str(db)])
+
+    done = explorer_cli("--axis", "seed=1,2", "--axis", "guidance=3,9", "--workers", "ray", "--max-workers", "2")
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 5 and all(line.startswith("succeeded") and " on w" in line for line in lines[:4])
+    assert lines[-1].endswith("4 succeeded of 4 cells on Ray ray (1 machine, 2 CPU)")
+    for args, message in [(("--axis", "seed=1", "--workers", "dask"), "error: --workers: expected 'ray' or 'ray://HOST:PORT'"),
+                          (("--axis", "seed=1", "--workers", "ray", "--max-workers", "0"), "error: --max-workers: must be a whole number from 1"),
+                          (("--axis", "seed=1,-5", "--workers", "ray"), "error: --axis seed: must be between 0 and"),
+                          (("--axis", "seed", "--workers", "ray"), "error: --axis: expected NAME=V1,V2,… (got 'seed')")]:
+        refused = explorer_cli(*args)
+        assert refused.exit_code == 2 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1, refused.stderr
+    # another cluster while this process is connected to one: the environment (1), one line
+    elsewhere = explorer_cli("--axis", "seed=1", "--workers", f"ray://127.0.0.1:{_free_port()}")
+    assert elsewhere.exit_code == 1 and elsewhere.stderr.startswith("error: --workers: this process is already connected to a Ray cluster")
+    assert len(explorer.open(db).sql("SELECT id FROM sweeps")) == 1  # nothing refused was logged
 
 
 def test_cancel_stops_every_worker_and_logs_each_cell_cancelled(tmp_path, workers_on):

@@ -51,7 +51,7 @@ def check_workers(workers: Any, max_workers: Any = None) -> Target:
     elif isinstance(workers, str) and CLIENT_ADDRESS.match(workers):
         target = Target(workers)
     else:
-        problems.append(f"workers: expected None (in the kernel), 'ray' or 'ray://HOST:PORT' (got {shown(workers)})")
+        problems.append(f"workers: expected 'ray' or 'ray://HOST:PORT' (or none, to run the cells in the kernel) (got {shown(workers)})")
     if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or not 1 <= max_workers <= MAX_WORKERS):
         problems.append(f"max_workers: must be a whole number from 1 to {MAX_WORKERS} (got {shown(max_workers)})")
     if problems:
