@@ -31,6 +31,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+OWNER = "owner.pid"  # the test process that started the server: a server whose owner is gone was left by a killed run
+
+
+def stop_orphans(bin_dir: Path, as_user: list[str]) -> None:
+    """Stop the servers (and remove the folders) of earlier test runs that were killed before they could stop them."""
+    for folder in Path(tempfile.gettempdir()).glob("explorer-pg-*"):
+        try:
+            owner = int((folder / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not started by this code, or still being set up: not ours to touch
+        if _alive(owner):
+            continue
+        if (folder / "data" / "postmaster.pid").exists():
+            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PostgresServer:
     def __init__(self) -> None:
         bin_dir = postgres_bin()
@@ -51,6 +79,8 @@ class PostgresServer:
         subprocess.run([*self._as, *args], check=True, capture_output=True, text=True, cwd=self.folder, timeout=120)
 
     def start(self) -> "PostgresServer":
+        stop_orphans(self.bin, self._as)
+        (self.folder / OWNER).write_text(str(os.getpid()))
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "--no-sync")
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.folder} -c fsync=off -c max_connections=200"
         # -w: pg_ctl returns once the server accepts connections (a state, not a sleep)
