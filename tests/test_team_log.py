@@ -31,6 +31,11 @@ def test_a_password_in_the_url_is_refused_before_anything_connects(tmp_path):
         assert "s3cret" not in str(caught.value)
 
 
+def test_shared_is_for_file_logs_only(tmp_path):
+    with pytest.raises(LogError, match="shared: only a file log"):
+        explorer.open("postgresql://ada@127.0.0.1:9/team", storage=tmp_path, shared=True)
+
+
 def test_a_team_log_needs_its_storage_folder(postgres, tmp_path, monkeypatch):
     monkeypatch.delenv("EXPLORER_STORAGE", raising=False)
     url = postgres.new_database()

@@ -225,6 +225,9 @@ class Log:
                  linger: float = 0.5, timeout: float = 60.0, shared: bool = False):
         if is_team_address(target):
             # A team log: DuckLake, its catalog in PostgreSQL, its files (and the clips) in a folder every machine mounts.
+            if shared:
+                raise LogError("shared: only a file log is shared through a Unix group; a team log is shared by its "
+                               "PostgreSQL database and storage folder already")
             self.address: TeamAddress | None = TeamAddress.parse(str(target))
             self.path: Path | None = None
             self.location, self.name = self.address.url, self.address.database
