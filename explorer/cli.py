@@ -117,9 +117,10 @@ OPTIONS = {
     "author": "--author", "note": "--note", "tag": "--tag", "tags": "--tag", "text": "--text", "status": "--status",
     "min_rating": "--min-rating", "limit": "--limit", "sort": "--sort", "backend": "--backend", "model": "--model",
     "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
-    "steps": "--steps", "guidance": "--guidance", "extra": "--param",
+    "steps": "--steps", "guidance": "--guidance", "extra": "--param", "keyframes": "--keyframes",
 }
-REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent")
+REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent",
+                  "keyframes")
 
 
 def _name_options(message: str, options: dict[str, str]) -> str:
@@ -185,6 +186,20 @@ def _parse_params(params: list[str]) -> dict[str, Any]:
     return extra
 
 
+def _parse_keyframes(text: Optional[str]) -> Any:
+    """``--keyframes JSON`` as a value for the request (which checks it); not JSON: exit 2 naming the option."""
+    from explorer.request import RequestError
+
+    if text is None:
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError([f"--keyframes: must be a JSON object, e.g. '{{\"prompt\": {{\"0\": \"a\", \"15\": \"b\"}}}}' ({exc})"]) from None
+    except RecursionError:
+        raise RequestError([f"--keyframes: must not nest lists and objects more than {JSON_DEPTH} levels deep"]) from None
+
+
 def _run_with_progress(lab, action, *, quiet: bool):
     """Call ``action(on_step)`` with a Rich progress bar on stderr (stdout stays clean for --json)."""
     if quiet:
@@ -209,6 +224,10 @@ def _print_run(run, as_json: bool) -> None:
     r = run.request
     line = Text(run.status, style=colour) + Text(f" run {run.id}  {r.prompt!r}  seed={r.seed} {r.size} {r.frames}f@{r.fps:g}fps")
     out.print(line, soft_wrap=True, highlight=False)
+    if r.keyframes:
+        from explorer.keyframes import describe
+
+        say(f"  keyframes: {describe(r.keyframes)}")
     if run.ok:
         say(f"  clip: {run.media}")
     if run.error:
@@ -237,6 +256,10 @@ def generate(
     negative: str = typer.Option("", "--negative", help="Negative prompt: what the clip should avoid."),
     param: list[str] = typer.Option([], "--param", help="Backend parameter NAME=VALUE (JSON values allowed); repeatable."),
     parent: Optional[str] = typer.Option(None, help="Run id this one derives from."),
+    keyframes: Optional[str] = typer.Option(None, "--keyframes", show_default=False,
+                                            help="Values that change over the clip, as JSON: FIELD -> {FRAME: VALUE or {\"value\": V, \"ease\": step|linear|smooth}}, "
+                                                 "e.g. '{\"prompt\": {\"0\": \"a quiet forest\", \"47\": \"the forest on fire\"}, \"guidance\": {\"0\": 3, \"47\": 9}}'. "
+                                                 "Keyframable: prompt, negative_prompt, guidance."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
@@ -248,7 +271,8 @@ def generate(
     with _errors():
         width, height = parse_size(size)
         fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
-                      steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent)
+                      steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent,
+                      keyframes=_parse_keyframes(keyframes))
         from explorer.request import Request
 
         request = Request(**fields)

@@ -73,6 +73,7 @@ RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
 FRACTIONAL = frozenset({"fps", "guidance", "min_rating"})
 
 TAGS = 50                    # tags on one rating
+KEYFRAMES = 64               # keys per keyframed field of a request (explorer.keyframes)
 JSON_DEPTH = 16              # nesting of backend parameters (`extra`, `--param`) and REST bodies
 EXTRA_BYTES = 64 * 1024      # backend parameters, as JSON
 BODY_BYTES = 256 * 1024      # one REST request body

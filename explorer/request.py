@@ -103,6 +103,8 @@ class Request(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     # The run this request was derived from (a fork or a variation).
     parent: str | None = None
+    # Values that change over the clip: field -> {frame: value or {"value", "ease"}} (explorer.keyframes); after frames, which bounds them.
+    keyframes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("prompt", "negative_prompt", "backend", "model", "parent")
     @classmethod
@@ -145,6 +147,16 @@ class Request(BaseModel):
             if problem:
                 raise ValueError(f"{key}: {problem}")
         return value
+
+    @field_validator("keyframes", mode="before")
+    @classmethod
+    def _keyframes(cls, value: Any, info: Any) -> dict[str, Any]:
+        from explorer.keyframes import normalise
+
+        problem = depth_problem(value, most=4) if isinstance(value, (dict, list, tuple)) else None
+        if problem:  # before anything walks it: a value nested thousands deep
+            raise ValueError(problem)
+        return normalise(value, info.data.get("frames"))
 
     def __init__(self, **data: Any):
         try:
@@ -196,8 +208,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def _explain(exc: ValidationError) -> list[str]:
     problems = []
+    from explorer.keyframes import KeyframeProblems
+
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "request"
+        inner = (error.get("ctx") or {}).get("error")
+        if isinstance(inner, KeyframeProblems):  # every problem in the keyframes, each named (keyframes.prompt.47: …)
+            problems.extend(f"{field}.{problem}" if not problem.startswith("must ") else f"{field}: {problem}" for problem in inner.problems)
+            continue
         given = error.get("input")
         if error["type"] in ("greater_than_equal", "less_than_equal") and field in LIMITS:
             low, high = LIMITS[field]

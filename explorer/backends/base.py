@@ -87,6 +87,8 @@ class Backend:
     """
 
     name: ClassVar[str] = ""
+    # The keyframable request fields this backend honours (explorer.keyframes); others are refused by :meth:`check`.
+    keyframable: ClassVar[frozenset[str]] = frozenset()
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -107,6 +109,10 @@ class Backend:
         """Reject what this backend cannot do, before any work (raise RequestError)."""
         from explorer.request import RequestError
 
+        refused = [name for name in request.keyframes if name not in self.keyframable]
+        if refused:  # a backend that does not know keyframes would quietly make a clip without them
+            takes = ", ".join(sorted(self.keyframable)) or "none"
+            raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
         accepted = {p.name for p in self.parameters(request.model)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:

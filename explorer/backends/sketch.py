@@ -8,6 +8,10 @@ sharpens as the run goes on), so progress bars, previews, cancel and logging
 are exercised end to end without a GPU. It is the embedded default and what
 the tests, the demo and the tours run on.
 
+Keyframes (:mod:`explorer.keyframes`) are honoured frame by frame: a keyframed
+guidance is interpolated, and keyframed texts cross-fade the scenes of the
+neighbouring keys by their eased weights (a key's frame shows its own scene).
+
     >>> from explorer.backends.sketch import SketchBackend
     >>> from explorer.backends.base import RunControl
     >>> from explorer.request import Request
@@ -20,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from explorer.backends.base import Backend, Parameter, RunControl
 from explorer.backends.sketch_scene import Scene
+from explorer.keyframes import KEYFRAMABLE, at, blend, value_of
 from explorer.request import Request
 
 PREVIEW_SIDE = 128
@@ -33,9 +38,10 @@ PREVIEW_SIDE = 128
 
 class SketchBackend(Backend):
     name = "sketch"
+    keyframable = frozenset(KEYFRAMABLE)
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
-        scene = Scene.from_prompt(request.prompt, request.seed, request.negative_prompt, request.guidance)
+        render = _keyframed(request) if request.keyframes else _still(request)
         count, steps = request.frames, request.steps
         out = np.empty((count, request.height, request.width, 3), np.uint8)
         noise = _preview_noise(request)
@@ -46,7 +52,7 @@ class SketchBackend(Backend):
                 time.sleep(pace)
             start, stop = bounds[index], bounds[index + 1]
             for i in range(start, stop):
-                out[i] = scene.render_frame(i / count, request.width, request.height)
+                out[i] = render(i)
             latest = out[max(stop - 1, 0)] if stop > 0 and control.on_step is not None else None  # nobody watching: no preview
             control.step(index + 1, steps, _preview(latest, noise, 1 - (index + 1) / steps) if latest is not None else None)
         return out
@@ -64,7 +70,54 @@ class SketchBackend(Backend):
 
     def info(self, request: Request) -> dict[str, Any]:
         scene = Scene.from_prompt(request.prompt, request.seed, request.negative_prompt, request.guidance)
-        return {"device": "cpu", "kind": "procedural sketch (not a model)", "scene": scene.describe()}
+        info = {"device": "cpu", "kind": "procedural sketch (not a model)", "scene": scene.describe()}
+        if request.keyframes:  # what each keyed text chose, so a reader sees the scenes the clip passes through
+            info["keyframes"] = {name: {str(frame): Scene.from_prompt(**{**_scene_fields(request, frame), name: value_of(key)}).describe()
+                                        for frame, key in track.items()}
+                                 for name, track in request.keyframes.items() if KEYFRAMABLE[name] == "text"}
+        return info
+
+
+def _still(request: Request) -> Callable[[int], np.ndarray]:
+    """Frame i of a request without keyframes: one scene."""
+    scene = Scene.from_prompt(request.prompt, request.seed, request.negative_prompt, request.guidance)
+    return lambda i: scene.render_frame(i / request.frames, request.width, request.height)
+
+
+def _scene_fields(request: Request, frame: int) -> dict[str, Any]:
+    """The scene's inputs at ``frame``, with a keyframed guidance interpolated (texts are blended by the caller)."""
+    track = request.keyframes.get("guidance")
+    return {"prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
+            "guidance": at(track, frame) if track else request.guidance}
+
+
+def _keyframed(request: Request) -> Callable[[int], np.ndarray]:
+    """Frame i of a keyframed request: the scenes of the texts in force, cross-faded by their eased weights, each
+    rendered at the same clip phase (so motion carries across the blend) with the guidance of that frame."""
+    scenes: dict[tuple, Scene] = {}
+    texts = [name for name in ("prompt", "negative_prompt") if name in request.keyframes]
+
+    def mix(i: int) -> list[tuple[dict[str, Any], float]]:
+        parts = [(_scene_fields(request, i), 1.0)]
+        for name in texts:
+            parts = [({**fields, name: text}, weight * share) for fields, weight in parts for text, share in blend(request.keyframes[name], i)]
+        return parts
+
+    def render(i: int) -> np.ndarray:
+        acc = None
+        for fields, weight in mix(i):
+            key = tuple(sorted(fields.items()))
+            if key not in scenes:
+                if len(scenes) > 64:  # a guidance ramp makes a scene per frame: keep only the recent ones
+                    scenes.clear()
+                scenes[key] = Scene.from_prompt(**fields)
+            frame = scenes[key].render_frame(i / request.frames, request.width, request.height)
+            if weight >= 1.0:
+                return frame
+            acc = frame.astype(np.float32) * weight if acc is None else acc + frame.astype(np.float32) * weight
+        return np.clip(np.rint(acc), 0, 255).astype(np.uint8)
+
+    return render
 
 
 def _preview_noise(request: Request) -> np.ndarray:

@@ -22,6 +22,10 @@ Backend options, also in ``extra`` and recorded with the run: ``device``
 (booleans), ``lora`` (a path, or a list of ``{"path", "weight"}``),
 ``pipeline`` (class name), ``revision`` (hub), ``preview_rate`` (previews a
 second, default 4), ``preview_vae`` (a tiny autoencoder folder for previews).
+
+Keyframes (``keyframes={"prompt": {0: ..., 47: ...}}``) go to the pipelines that
+take them, AnimateDiff's FreeNoise and LTX's long multi-prompt windows, and are
+refused by name elsewhere (:mod:`explorer.backends.diffusers.keyframes`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from explorer.backends.base import Backend, BackendError, Parameter, RunControl
+from explorer.backends.diffusers import keyframes
 from explorer.backends.diffusers.frames import check_picture, frames_from_output
 from explorer.backends.diffusers.loading import (DTYPES, OFFLOAD, LoadOptions, ModelRef, PipelineCache, default_device,
                                                  default_dtype, free_memory, pipeline_class, resolve_model)
@@ -98,6 +103,8 @@ class DiffusersBackend(Backend):
     def check(self, request: Request) -> None:
         ref = self._model(request.model, request.extra.get("revision"))
         options = self._load_options(request, ref)  # validates device, dtype, offload, lora
+        if request.keyframes:  # refused by name from the class alone, before any weights load
+            keyframes.check(request, pipeline_class(ref, options.pipeline))
         accepted = {p.name for p in self.parameters(request.model, options.pipeline)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:
@@ -146,7 +153,7 @@ class DiffusersBackend(Backend):
         pipe, cached, load_s = self.cache.get(options)
         signature = inspect.signature(type(pipe).__call__).parameters
         video = "num_frames" in signature
-        kwargs = self._call_arguments(request, signature, video, pipe, options)
+        kwargs = keyframes.call_arguments(request, pipe, self._call_arguments(request, signature, video, pipe, options))
         layout = LatentLayout(pipe, request.height, request.width)
         previewer = Previewer(layout, self.projections, float(request.extra.get("preview_rate", 4.0)), self._tiny_vae(request, options))
 
@@ -161,6 +168,7 @@ class DiffusersBackend(Backend):
             kwargs["callback_on_step_end"] = on_step_end
             kwargs["callback_on_step_end_tensor_inputs"] = ["latents"]
         started = time.perf_counter()
+        free_noise = keyframes.enable(request, pipe)
         try:
             with torch.inference_mode():
                 output = pipe(**kwargs)
@@ -170,6 +178,9 @@ class DiffusersBackend(Backend):
             if "out of memory" in str(exc).lower():
                 raise self._out_of_memory(exc, request, options) from None
             raise
+        finally:
+            if free_noise:  # the cached pipeline goes back as it was, for runs without keyframes
+                keyframes.disable(pipe)
         frames = frames_from_output(output)
         check_picture(frames)
         if previewer.last_latents is not None and (layout.class_name, layout.channels) not in self.projections:
