@@ -32,6 +32,22 @@ CEILING = 240  # seconds: a state these tests wait for arrives in seconds; the c
 SMALL = dict(frames=4, width=32, height=32, steps=2, fps=4)
 
 
+def ray_process_env(folder) -> dict[str, str]:
+    """The environment Ray's own processes start with in these tests: this one, less the import of ``rfc3987_syntax``.
+
+    Every Ray process imports jsonschema, whose format checkers import ``rfc3987_syntax`` when it is installed (Jupyter
+    brings it, through jsonschema[format-nongpl]); that module builds an Earley grammar at import: 5.3 s of CPU
+    measured here, in each of Ray's agents and workers. Ray's raylet gives its dashboard agent a fixed 15 s to start
+    (ray-project/ray#65983), so on a loaded 2-core machine Ray could not start at all ("The current node timed out
+    during startup"). A module of that name that raises ImportError, first on PYTHONPATH, makes jsonschema skip the
+    IRI format (it expects that library to be optional); nothing of ours or Ray's checks IRIs. README: "Ray start".
+    """
+    stub = folder / "rfc3987_syntax.py"
+    stub.write_text('raise ImportError("left out of Ray\'s processes by tests/test_sweep_workers.py (ray_process_env)")\n')
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), *([path] if path else [])])}
+
+
 def wait_for(what: str, predicate, ceiling: float = CEILING, every: float = 0.1):
     """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``ceiling`` seconds."""
     deadline = time.monotonic() + ceiling
@@ -135,10 +151,11 @@ def test_a_sweep_through_the_ray_client(tmp_path):
     """`ray start --head` on 127.0.0.1 (its own temp folder, stopped after), then `explorer sweep … --workers ray://…`."""
     port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="rh-", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
+    (tmp_path / "stub").mkdir()
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", f"--ray-client-server-port={client_port}",
          "--num-cpus=2", "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}", "--block"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=ray_process_env(tmp_path / "stub"))
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(head.stdout), daemon=True)  # drained, so the head never blocks on a full pipe
     reader.start()
@@ -185,12 +202,19 @@ def _processes_under(temp: str) -> list[str]:
 # -- a local Ray cluster for the rest of the module ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray for the module (~11-20 s to start): two CPUs, so two CPU workers."""
+def local_ray(tmp_path_factory):
+    """One local Ray for the module (~10 s to start here): two CPUs, so two CPU workers."""
     if ray.is_initialized():
         ray.shutdown()
-    # address="local": a new cluster for these tests, never one found through RAY_ADDRESS or a `ray start` on this machine
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
+    # Ray's processes (started by ray.init, and the workers its raylet starts later) take the environment ray.init sees.
+    saved = os.environ.copy()
+    os.environ.update(ray_process_env(tmp_path_factory.mktemp("stub")))
+    try:
+        # address="local": a new cluster for these tests, never one found through RAY_ADDRESS or a `ray start` on this machine
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     yield
     import explorer.workers
 
@@ -262,7 +286,7 @@ def test_the_sweep_command_on_workers(tmp_path, workers_on):
         return CliRunner().invoke(app, ["sweep", "forest", *args, "--frames", "4", "--size", "32x32", "--steps", "2", "--db", str(db)])
 
     done = explorer_cli("--axis", "seed=1,2", "--axis", "guidance=3,9", "--workers", "ray", "--max-workers", "2")
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == 0, (done.stdout, done.stderr)
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 5 and all(line.startswith("succeeded") and " on w" in line for line in lines[:4])
     assert lines[-1].endswith("4 succeeded of 4 cells on Ray ray (1 machine, 2 CPU)")

@@ -158,6 +158,8 @@ class SweepGrid(ExplorerWidget):
                 self._set_cell(index, status=info["status"], worker=info.get("worker"), error=info.get("error"))
                 return
             clip = self._clip(info["run_id"]) if info["status"] == "succeeded" and info.get("run_id") else None
+            if clip is not None:
+                self._lab.log.connection.release()  # give a file log back at once: the workers write to it between our reads
             self._set_cell(index, status=info["status"], clip=clip, error=info.get("error"), worker=info.get("worker"))
 
         def on_progress(progress: Any) -> None:

@@ -20,6 +20,11 @@ from typing import Any
 from explorer.backends.base import RunControl
 
 CONCURRENCY = 4  # a cell, plus cancel / describe / stats arriving meanwhile
+# A file log is leased by one process at a time (explorer/log/connection.py). A worker writes in bursts: a cell's
+# finish, then (a few ms later, through the driver) the next cell's start. Keeping the file just long enough for the
+# burst, then giving it back, means one open per cell, and the other workers mostly find the file free; the
+# default half second made the workers queue for each other's idle lease (bench/README.md: sweep_workers).
+LINGER_S = 0.25
 
 
 class CellWorker:
@@ -27,12 +32,13 @@ class CellWorker:
 
     def __init__(self, name: str, db: str, storage: str | None, author: str):
         started = time.perf_counter()
-        import explorer
+        from explorer.lab import Lab
+        from explorer.log import Log
         from explorer.log.recovery import this_host
 
         self.name = name
         # create=False: the driver made the log; a worker that finds none (another machine, another path) must say so, not make one.
-        self.lab = explorer.open(db, storage=storage, author=author, create=False)
+        self.lab = Lab.on(Log(db, storage=storage, create=False, linger=LINGER_S), author)
         self.cells = 0
         self._lock = threading.Lock()  # guards the current control and the cancelled sweeps
         self._one_cell = threading.Lock()  # one cell at a time, whatever arrives

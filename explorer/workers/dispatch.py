@@ -308,12 +308,14 @@ class _Run:
         log = self.lab.log
         run_id = log.start_run(cell.request, author=self.lab.author, sweep_id=self.sweep_id, sweep_cell=cell.cell)
         log.finish_run(run_id, status, error=error, hint=hint, duration_s=0.0)
+        log.connection.release()  # a file log goes back to the workers at once (a team log has nothing to give back)
         return run_id
 
     def _end_row(self, row: tuple | None, cell: Cell, status: str, error: str, hint: str | None = None) -> str:
         if row is None:
             return self._log_cell(cell, status, error, hint)
         self.lab.log.finish_run(row[0], status, error=error, hint=hint)
+        self.lab.log.connection.release()
         return row[0]
 
     def _row_of(self, worker: Worker, cell: Cell) -> tuple | None:
@@ -321,10 +323,12 @@ class _Run:
         if not worker.info:
             return None
         with self.lab.log.connection.session() as conn:
-            return conn.execute(
+            row = conn.execute(
                 "SELECT id, status, error FROM runs WHERE sweep_id = ? AND host = ? AND pid = ? AND CAST(sweep_cell AS VARCHAR) = ? "
                 "ORDER BY created_at DESC LIMIT 1",
                 [self.sweep_id, worker.info["host"], worker.info["pid"], json.dumps(cell.cell)]).fetchone()
+        self.lab.log.connection.release()
+        return row
 
     def _finish(self, cell: Cell, outcome: dict) -> None:
         cell.outcome = outcome
@@ -367,6 +371,7 @@ def _mark_interrupted(lab: Lab, run_id: str, why: str) -> None:
     """What the log's reaper would write a minute later (explorer.log.recovery), written now by the driver that saw the death."""
     lab.log.connection.transaction(lambda conn: conn.execute(
         "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [utcnow(), why, run_id]))
+    lab.log.connection.release()
 
 
 def reason(exc: BaseException) -> str:
@@ -377,5 +382,8 @@ def reason(exc: BaseException) -> str:
               and not line.startswith(("ray.exceptions", "The actor"))]
     if raised:
         return raised[-1][:300]
+    detail = re.search(r"Worker exit detail: (.+?)(?:\. |\.?$)", text, re.MULTILINE)
+    if detail:  # a worker process that ended: Ray's words for how (killed, out of memory, lost node)
+        return f"its process ended: {detail.group(1)}"[:300]
     died = next((line for line in lines if "died" in line or "exit" in line.lower()), None)
     return (died or (lines[0] if lines else type(exc).__name__))[:300]
