@@ -594,13 +594,19 @@ def show(
         row = lab.log.run(target)
         ratings = [{key: r[key] for key in ("author", "score", "tags", "note", "created_at")}
                    for r in queries.ratings(lab.log, row["id"], as_records=True)]
+        from explorer.metrics import latest
+
+        measured = latest(lab.log, [row["id"]]).get(row["id"], {})
     if as_json:
         row["ratings"] = [_json_row(r) for r in ratings]
+        row["metrics"] = measured
         _print_json(json.dumps(row, default=str))
         return
     say(f"run {row['id']} {row['status']} by {row['author']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")
     _print_fields(row["request"])
     _print_fields({key: row.get(key) for key in ("media", "media_sha256", "duration_s", "device", "error", "hint")})
+    if measured:
+        say("  metrics: " + "  ".join(f"{name} {value:.3g}" for name, value in measured.items() if value is not None))
     for r in ratings:
         say(f"  rated {'★' * r['score']} by {r['author']}" + (f" tags {', '.join(r['tags'])}" if r["tags"] else "") + (f": {r['note']}" if r["note"] else ""))
 
@@ -827,6 +833,51 @@ def doctor(
         if not fix and not found.clean:
             say("run `explorer doctor --fix` to remove them")
     if not fix and not found.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
+def metrics(
+    backfill: bool = typer.Option(False, "--backfill", help="Measure the succeeded runs that have no current metrics yet, reading each clip back."),
+    force: bool = typer.Option(False, "--force", help="With --backfill: measure every clip again (new rows; the latest counts)."),
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Clip metrics (no model weights): motion, flicker, sharpness, exposure, clipped, colourfulness.
+
+    New runs are measured as they finish. Without options, list the metrics and how many runs still lack them;
+    with `--backfill`, measure those runs (idempotent: a second backfill measures nothing). Values are in
+    `explorer show RUN` and `lab.runs(metrics=True)`. Exit 1 when a clip could not be read or measured.
+    """
+    from explorer.metrics import METRICS, backfill as fill, to_measure
+
+    if force and not backfill:
+        raise fail("--force: only with --backfill")
+    with _errors():
+        lab = _lab(db, storage)
+        if not backfill:
+            todo = len(to_measure(lab.log))
+            if as_json:
+                _print_json(json.dumps({"metrics": [{"name": m.name, "version": m.version, "unit": m.unit, "description": m.description}
+                                                    for m in METRICS.values()], "runs_to_measure": todo}))
+                return
+            for m in METRICS.values():
+                say(f"  {m.name} v{m.version}{f' ({m.unit})' if m.unit else ''}: {m.description}")
+            say(f"{todo} succeeded run(s) without current metrics" + (": run `explorer metrics --backfill`" if todo else ""))
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("measuring clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                      transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("clips", total=None)
+            done = fill(lab.log, force=force, on_run=lambda n, total: bar.update(task, completed=n, total=total))
+    if as_json:
+        _print_json(json.dumps(done.to_dict()))
+    else:
+        say(f"measured {done.measured} clip(s) in {done.seconds:.1f} s" + (f"; {done.missing} clip file(s) missing" if done.missing else "")
+            + (f"; {done.failed} could not be read" if done.failed else ""))
+    if done.failed:
         raise typer.Exit(1)
 
 

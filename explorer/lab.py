@@ -99,6 +99,8 @@ class Lab:
         explorer.request.RequestError: parent: no run '0000000000ff' in lab.duckdb
     """
 
+    compute_metrics = True  # measure each new clip (explorer.metrics); set False on a lab to skip it
+
     def __init__(self, path: str | os.PathLike, *, storage: str | os.PathLike | None = None, author: str | None = None,
                  create: bool = True, shared: bool = False):
         author = author or default_author()
@@ -159,6 +161,10 @@ class Lab:
             encoded = time.perf_counter()
             timings = {"generate_s": generated - started, "encode_s": encoded - generated}
             self.log.finish_run(run_id, "succeeded", clip=clip, duration_s=encoded - started, timings=timings, **outcome)
+            if self.compute_metrics:  # after the run is finished: a fault here is a warning, never a failed run
+                from explorer.metrics import measure_and_store
+
+                measure_and_store(self.log, run_id, frames)
             return Run(run_id, "succeeded", request, clip.path, clip.sha256, duration_s=encoded - started)
         except Cancelled as exc:
             return self._end(run_id, "cancelled", request, started, outcome, str(exc))
@@ -302,8 +308,43 @@ class Lab:
     # -- reading -----------------------------------------------------------------
 
     def runs(self, **filters: Any) -> pd.DataFrame:
-        """Runs as a DataFrame; filters: text, tag, author, backend, model, status, min_rating, parent, sweep, sort, limit."""
+        """Runs as a DataFrame; filters: text, tag, author, backend, model, status, min_rating, parent, sweep, sort, limit.
+
+        ``metrics=True`` adds a ``metric_<name>`` column per clip metric (:mod:`explorer.metrics`, latest version).
+        """
         return queries.runs(self.log, **filters)
+
+    def metrics(self) -> pd.DataFrame:
+        """Every measured run's clip metrics, one ``metric_<name>`` column each, indexed by run id."""
+        from explorer.metrics import table
+
+        return table(self.log)
+
+    def backfill_metrics(self, *, force: bool = False, progress: bool = True) -> dict[str, Any]:
+        """Measure the succeeded runs that lack a current metric, reading each clip back; idempotent.
+
+        ``force=True`` measures every clip again (new rows; readers take the latest). Returns the counts:
+        ``{"measured", "missing" (clip file gone), "failed", "seconds"}``.
+        """
+        from explorer.metrics import backfill
+
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc="metrics", unit="clip", leave=False, disable=None)
+
+        def on_run(done: int, total: int) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+        try:
+            return backfill(self.log, force=force, on_run=on_run).to_dict()
+        finally:
+            if bar is not None:
+                bar.close()
 
     def run(self, run_id: str) -> Run:
         row = self.log.run(run_id)

@@ -36,14 +36,14 @@ def by_item(frame):
     return frame.set_index("item").loc[ITEMS]
 
 
-@pytest.mark.parametrize("name", ["bradley_terry", "ratings", "agreement", "leaderboard", "pairs"])
+@pytest.mark.parametrize("name", ["bradley_terry", "ratings", "agreement", "leaderboard", "pairs", "metric_agreement"])
 def test_docstring_examples_run(name):
     assert doctest.testmod(importlib.import_module(f"explorer.review.{name}")).failed == 0
 
 
 def test_review_exports():
-    assert set(review.__all__) == {"agreement_report", "bradley_terry", "leaderboard", "next_pair", "star_agreement",
-                                   "star_summary", "vote_agreement"}
+    assert set(review.__all__) == {"agreement_report", "bradley_terry", "leaderboard", "metric_agreement", "next_pair",
+                                   "star_agreement", "star_summary", "vote_agreement"}
 
 
 # -- Bradley–Terry ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from explorer.log.clock import utcnow
 from explorer.log.copy import copy_log
 from explorer.log.lake import MARKER
 from explorer.log.recovery import doctor, temp_prefix, this_host
+from explorer.metrics import METRICS
 
 FAST = dict(frames=4, width=32, height=32, steps=1, progress=False)
 
@@ -181,7 +182,8 @@ def _fill(lab):
 
 def _contents(lab) -> dict:
     out = {}
-    for table, order in (("runs", "id"), ("media", "sha256"), ("ratings", "id"), ("votes", "id"), ("annotations", "id"), ("sweeps", "id")):
+    for table, order in (("runs", "id"), ("media", "sha256"), ("ratings", "id"), ("votes", "id"), ("annotations", "id"), ("sweeps", "id"),
+                         ("metrics", "run_id, name")):
         frame = lab.log.query(f"SELECT * FROM {table} ORDER BY {order}")
         out[table] = frame.astype(str).values.tolist()
     return out
@@ -193,7 +195,7 @@ def test_log_copy_moves_everything_from_a_file_to_a_team_log_and_back(postgres, 
     (tmp_path / "shared").mkdir()
     team = explorer.open(postgres.new_database(), storage=tmp_path / "shared", author="ada")
     counts = copy_log(source.log, team.log)
-    assert counts == {"sweeps": 1, "runs": 4, "media": 4, "ratings": 2, "votes": 1, "annotations": 1, "clips": 4}
+    assert counts == {"sweeps": 1, "runs": 4, "media": 4, "ratings": 2, "votes": 1, "annotations": 1, "metrics": 4 * len(METRICS), "clips": 4}
     assert _contents(team) == _contents(source)
     for sha in team.log.query("SELECT sha256 FROM media").sha256:
         assert team.log.media.verify(sha)  # the bytes arrived whole

@@ -139,6 +139,22 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    "0006_metrics",
+    # Cheap per-clip measurements (explorer.metrics), append-only: a new formula is a new version, readers take the latest.
+    # Indexed by run; a migration that alters this table must drop the index first (see above).
+    """
+    CREATE TABLE metrics (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        value DOUBLE,                           -- NULL: not finite for this clip
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE INDEX metrics_run ON metrics (run_id);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
 
 

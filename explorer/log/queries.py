@@ -39,8 +39,11 @@ SORTS = {
 def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: str | None = None, backend: str | None = None,
          model: str | None = None, status: str | None = None, min_rating: float | None = None, parent: str | None = None,
          sweep: str | None = None, ids: list[str] | None = None, sort: str = "newest", limit: int | None = None, offset: int = 0,
-         me: str | None = None, as_records: bool = False) -> pd.DataFrame | list[dict]:
+         me: str | None = None, as_records: bool = False, metrics: bool = False) -> pd.DataFrame | list[dict]:
     """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
+
+    ``metrics=True`` adds one ``metric_<name>`` column per clip metric, the latest version of each, read for the
+    page's runs only (:mod:`explorer.metrics`; off by default: one more query).
 
     A DataFrame, or with ``as_records`` a list of dicts (what the CLI prints: no pandas import, ~0.6 s).
 
@@ -82,7 +85,7 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
             else:  # the page from the runs table, in one statement (each costs a catalog round trip on a team log)
                 rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs r {_where(where)} ORDER BY {SORTS[sort]} {page}", params).to_arrow_table()
         order = page_ids if page_ids is not None else rows.column("id").to_pylist()
-        return _with_media(log, summary.decorate(rows, order, me, as_records=as_records), me)
+        return _with_metrics(log, _with_media(log, summary.decorate(rows, order, me, as_records=as_records), me), metrics)
     # a rating filter or sort with other filters: the whole summary joined into the log's query
     tables = {"run_summary": summary.table(), **({"my_ratings": summary.mine(me)} if me else {})}
     where, params = list(where), list(params)
@@ -102,13 +105,32 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
         finally:
             for name in tables:
                 conn.unregister(name)
-    return _with_media(log, frame, me)
+    return _with_metrics(log, _with_media(log, frame, me), metrics)
+
+
+def _with_metrics(log: Log, frame: pd.DataFrame | list[dict], wanted: bool) -> pd.DataFrame | list[dict]:
+    """``frame`` with a ``metric_<name>`` column per clip metric (None where a run has none), when ``wanted``."""
+    if not wanted:
+        return frame
+    from explorer.metrics import METRICS, latest
+
+    ids = [row["id"] for row in frame] if isinstance(frame, list) else list(frame["id"])
+    values = latest(log, ids)
+    names = list(METRICS) + sorted({n for v in values.values() for n in v} - set(METRICS))
+    if isinstance(frame, list):
+        for row in frame:
+            row.update({f"metric_{n}": values.get(row["id"], {}).get(n) for n in names})
+        return frame
+    for n in names:
+        frame[f"metric_{n}"] = [values.get(i, {}).get(n) for i in ids]
+        frame[f"metric_{n}"] = frame[f"metric_{n}"].astype("float64")
+    return frame
 
 
 def count_runs(log: Log, **filters: Any) -> int:
     """How many runs match (the same filters as :func:`runs`)."""
     tag, min_rating, text = filters.pop("tag", None), filters.pop("min_rating", None), filters.pop("text", None)
-    filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None)
+    filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None), filters.pop("metrics", None)
     check_filters(**{k: v for k, v in filters.items() if k != "ids"}, text=text, tag=tag, min_rating=min_rating)
     only = not any(v is not None for v in filters.values())
     found = _found(log, text)

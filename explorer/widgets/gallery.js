@@ -136,7 +136,9 @@ export default {
         h("div", { class: "cx-g-avg" }, clip.ratings ? `${stars(clip.rating)} ${clip.rating} from ${clip.ratings} rating${clip.ratings === 1 ? "" : "s"}` : "Not rated yet"),
         h("div", { class: "cx-g-prompt" }, clip.prompt),
         h("div", { class: "cx-meta" }, `seed ${clip.seed} · ${clip.backend}${clip.model ? ` · ${clip.model}` : ""} · ${clip.author} · ${clip.width}×${clip.height}, ${clip.frames} frames`),
-        h("div", { class: "cx-g-tags" }, ...(clip.tags || []).map((t) => h("span", { class: "cx-tag" }, t))));
+        h("div", { class: "cx-g-tags" }, ...(clip.tags || []).map((t) => h("span", { class: "cx-tag" }, t))),
+        h("div", { class: "cx-meta cx-g-metrics", title: "Clip metrics (explorer.metrics)" },
+          Object.entries(clip.metrics || {}).map(([name, value]) => `${name} ${value}`).join(" · ")));
     };
 
     // -- compare row: the selected clips on one clock (the transport Compare uses), labelled by what differs --

@@ -117,8 +117,12 @@ class Gallery(ExplorerWidget):
         latest = self._lab.ratings(clip["id"])  # each author's latest rating
         mine = latest[latest["author"] == self._lab.author]
         tags = sorted({t for ts in latest["tags"] for t in (_clean(ts) or [])})
+        from explorer.metrics import latest as latest_metrics
+
+        measured = latest_metrics(self._lab.log, [clip["id"]]).get(clip["id"], {})
         return {**clip, "rating": round(float(latest["score"].mean()), 2) if len(latest) else None, "ratings": len(latest),
-                "my_rating": int(mine["score"].iloc[-1]) if len(mine) else 0, "tags": tags}
+                "my_rating": int(mine["score"].iloc[-1]) if len(mine) else 0, "tags": tags,
+                "metrics": {name: float(f"{value:.3g}") for name, value in measured.items() if value is not None}}
 
     def _options(self) -> dict[str, list[str]]:
         distinct = self._lab.sql("SELECT list(DISTINCT author) AS a, list(DISTINCT backend) AS b, list(DISTINCT model) AS m FROM runs")
