@@ -164,7 +164,7 @@ class Lab:
             if self.compute_metrics:  # after the run is finished: a fault here is a warning, never a failed run
                 from explorer.metrics import measure_and_store
 
-                measure_and_store(self.log, run_id, frames)
+                measure_and_store(self.log, run_id, frames, request.prompt)
             return Run(run_id, "succeeded", request, clip.path, clip.sha256, duration_s=encoded - started)
         except Cancelled as exc:
             return self._end(run_id, "cancelled", request, started, outcome, str(exc))

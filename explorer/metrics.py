@@ -28,6 +28,9 @@ bench/metrics_cost.py):
 ``exposure``      mean luminance (Rec. 601), 0 (black) to 1 (white).
 ``clipped``       fraction of pixels crushed to black (luma ≤ 2) or blown to white (≥ 253).
 ``colourfulness`` Hasler & Süsstrunk (2003): sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²); ~0 grey, >100 vivid.
+
+Where ``EXPLORER_CLIP_MODEL`` names a CLIP model, ``clip_text`` and ``clip_consistency`` are added
+(:mod:`explorer.metrics_clip`); runs already measured get them with ``explorer metrics --backfill --force``.
 """
 
 from __future__ import annotations
@@ -156,15 +159,26 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def measure_and_store(log: Log, run_id: str, frames: np.ndarray) -> dict[str, float] | None:
-    """:func:`measure` then :func:`store`; a fault is a warning, never an exception (a run must not fail for its metrics)."""
+def measure_and_store(log: Log, run_id: str, frames: np.ndarray, prompt: str | None = None) -> dict[str, float] | None:
+    """:func:`measure` (and the CLIP metrics where ``EXPLORER_CLIP_MODEL`` is set, given the ``prompt``) then :func:`store`.
+
+    A fault is a warning, never an exception (a run must not fail for its metrics).
+    """
     try:
         values = measure(frames)
+        values.update(_clip(frames, prompt))
         store(log, run_id, values)
         return values
     except Exception as exc:  # noqa: BLE001 - metrics are a by-product: the clip and its run stand without them
         warnings.warn(f"metrics for run {run_id} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
         return None
+
+
+def _clip(frames: np.ndarray, prompt: str | None) -> dict[str, float]:
+    """The CLIP metrics where a model is configured (explorer.metrics_clip), else nothing; nothing is imported without one."""
+    from explorer.metrics_clip import configured, measure_clip
+
+    return measure_clip(frames, prompt or "") if configured() else {}
 
 
 def latest(log: Log, run_ids: Iterable[str] | None = None) -> dict[str, dict[str, float | None]]:
@@ -196,7 +210,7 @@ def table(log: Log) -> pd.DataFrame:
 
 def to_measure(log: Log, *, force: bool = False) -> list[dict[str, Any]]:
     """Succeeded runs with a clip that lack a current version of some metric (every such run with ``force``)."""
-    runs = log.records("SELECT id, media_sha256 FROM runs WHERE status = 'succeeded' AND media_sha256 IS NOT NULL ORDER BY created_at")
+    runs = log.records("SELECT id, media_sha256, prompt FROM runs WHERE status = 'succeeded' AND media_sha256 IS NOT NULL ORDER BY created_at")
     if force:
         return runs
     have: dict[str, set[tuple[str, int]]] = {}
@@ -235,7 +249,8 @@ def backfill(log: Log, *, force: bool = False, on_run: Callable[[int, int], None
             result.missing += 1
         else:
             try:
-                store(log, row["id"], measure(read_frames(path)))
+                frames = read_frames(path)
+                store(log, row["id"], {**measure(frames), **_clip(frames, row["prompt"])})
                 result.measured += 1
             except Exception as exc:  # noqa: BLE001 - one unreadable clip must not stop the others; it is counted and named
                 warnings.warn(f"metrics for run {row['id']} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
