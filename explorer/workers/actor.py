@@ -54,9 +54,13 @@ class CellWorker:
         """Who this worker is (name, host, pid, node, GPUs) and how long opening the log took."""
         return {**self.identity, "open_s": self.open_s, "cells": self.cells}
 
-    def run(self, sweep_id: str, index: int, cell: dict, request: dict) -> dict[str, Any]:
-        """Make one cell and log it; the outcome as a small dict (a failure is an outcome, not an exception)."""
+    def run(self, sweep_id: str, index: int, cell: dict, request: dict, measure: bool = True) -> dict[str, Any]:
+        """Make one cell and log it; the outcome as a small dict (a failure is an outcome, not an exception).
+
+        ``measure``: the kernel's ``lab.compute_metrics`` (clip metrics after each run, :mod:`explorer.metrics`).
+        """
         with self._one_cell:
+            self.lab.compute_metrics = measure
             return self._run(sweep_id, index, cell, request)
 
     def _run(self, sweep_id: str, index: int, cell: dict, request: dict) -> dict[str, Any]:

@@ -204,7 +204,7 @@ class _Run:
     def _hand_out(self, worker: Worker, cell: Cell) -> None:
         cell.attempts += 1
         cell.tried_on.append(worker.name)
-        ref = worker.actor.run.remote(self.sweep_id, cell.index, cell.cell, cell.request.to_dict())
+        ref = worker.actor.run.remote(self.sweep_id, cell.index, cell.cell, cell.request.to_dict(), getattr(self.lab, "compute_metrics", True))
         self.busy[ref] = (worker, cell)
         self.used[worker.name] = worker
         if self.first_handout is None:
