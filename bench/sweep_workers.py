@@ -1,9 +1,10 @@
 """A sweep in the kernel against the same sweep on 1 and 2 Ray workers, side by side, and what the first cell waits for.
 
-    python bench/sweep_workers.py [--cells 16] [--pace 0.1,0.25] [--steps 8] [--rounds 2] [--no-diffusers]
+    python bench/sweep_workers.py [--cells 16] [--pace 0.1,0.25] [--steps 8] [--rounds 2] [--no-diffusers] [--home file|team]
 
 The sweep: ``--cells`` sketch cells (a seed axis), each ``--steps`` steps of ``--pace`` seconds (``extra.pace``:
-a slow model rehearsed, so a cell is mostly waiting, as a GPU-bound one is for the CPU), into a file log. Each pace
+a slow model rehearsed, so a cell is mostly waiting, as a GPU-bound one is for the CPU), into a file log (or, with
+``--home team``, a team log on a throwaway PostgreSQL). Each pace
 given is compared in turn (0.8 s and 2 s cells by default: what each cell costs beyond itself is fixed, so its share
 depends on the cell's length).
 
@@ -48,14 +49,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-diffusers", action="store_true", help="skip the first cell on a diffusers worker")
+    parser.add_argument("--home", choices=["file", "team"], default="file",
+                        help="the log: a file, or a team log on a throwaway PostgreSQL (tests/postgres.py)")
     args = parser.parse_args()
     paces = [float(p) for p in args.pace.split(",")]
 
-    print(f"# sweep_workers: {args.cells} sketch cells x {args.steps} steps, pace {args.pace} s a step, file log, {args.rounds} rounds")
+    print(f"# sweep_workers: {args.cells} sketch cells x {args.steps} steps, pace {args.pace} s a step, {args.home} log, {args.rounds} rounds")
     print(f"# {machine()}")
     print(f"# load before: {load()}")
     folder = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
-    lab = explorer.open(folder / "bench.duckdb", author="bench")
+    postgres = None
+    if args.home == "team":
+        from postgres import PostgresServer
+
+        postgres = PostgresServer().start()
+        (folder / "shared").mkdir()
+        lab = explorer.open(postgres.new_database(empty=True), storage=folder / "shared", author="bench")
+    else:
+        lab = explorer.open(folder / "bench.duckdb", author="bench")
+    try:
+        _bench(args, paces, lab, folder)
+    finally:
+        if postgres is not None:
+            from explorer.workers import shutdown
+
+            shutdown()
+            postgres.stop()
+
+
+def _bench(args, paces: list[float], lab, folder: Path) -> None:
     seeds = iter(range(1, 10**6))
 
     def base(pace: float) -> dict:

@@ -76,6 +76,7 @@ class Cluster:
     client: bool
     connect_s: float
     devices: dict[str, float] = field(default_factory=dict)
+    session: str | None = None  # this process's Ray job: workers of an earlier connection (ray.shutdown, ray.init) are not reused
 
     @property
     def gpus(self) -> int:
@@ -144,7 +145,13 @@ def open_cluster(target: Target) -> Cluster:
     nodes = [Node(n.get("NodeManagerHostname", ""), n.get("NodeManagerAddress", ""), n.get("Resources", {}).get("CPU", 0),
                   n.get("Resources", {}).get("GPU", 0)) for n in ray.nodes() if n.get("Alive")]
     devices = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
-    return Cluster(target, nodes, client=ray.util.client.ray.is_connected(), connect_s=time.perf_counter() - started, devices=devices)
+    try:
+        context = ray.get_runtime_context()
+        session = f"{context.get_job_id()}@{context.get_node_id()}"  # a job id repeats in a new cluster; its node ids do not
+    except Exception:  # noqa: BLE001 - no job id to tell connections apart: the pool's liveness check still catches stale workers
+        session = None
+    return Cluster(target, nodes, client=ray.util.client.ray.is_connected(), connect_s=time.perf_counter() - started, devices=devices,
+                   session=session)
 
 
 def _first_line(exc: BaseException) -> str:

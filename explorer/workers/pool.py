@@ -76,6 +76,8 @@ class Pool:
 
         if worker in self.workers:
             self.workers.remove(worker)
+        if not ray.is_initialized():  # Ray shut down: its workers went with it (and ray.kill would start a new Ray)
+            return
         try:
             ray.kill(worker.actor, no_restart=True)
         except Exception:  # noqa: BLE001 - already gone
@@ -96,7 +98,7 @@ class Pool:
 def pool_for(cluster: Cluster, log: Log, author: str) -> Pool:
     """This process's pool for ``log`` on ``cluster``: the current one if it fits, else a new one (the old one stopped)."""
     global _current
-    key = (str(cluster.target), cluster.gpus > 0, log.location, str(log.storage), author)
+    key = (str(cluster.target), cluster.session, cluster.gpus > 0, log.location, str(log.storage), author)
     if _current is not None and _current.key == key:
         return _current
     release()
