@@ -323,6 +323,26 @@ def test_cancel_stops_every_worker_and_logs_each_cell_cancelled(tmp_path, worker
     assert stopped_in < 10 * 0.25 * 40  # at the next step, not at the end of the cell (loose: a loaded machine)
 
 
+def test_a_kernel_interrupt_cancels_the_sweep_then_is_raised_again(tmp_path, workers_on):
+    import _thread
+
+    lab = explorer.open(tmp_path / "log.duckdb", author="ada")
+    workers = workers_on(lab)
+    sweep_id, cells, requests = lab.plan_sweep("forest", {"seed": [1, 2, 3, 4]}, **{**SMALL, "steps": 40}, extra={"pace": 0.25})
+
+    def interrupt_when_both_run() -> None:  # what the kernel's Interrupt does: KeyboardInterrupt in the main thread
+        watcher = explorer.open(tmp_path / "log.duckdb")
+        wait_for("both workers to be making a cell", lambda: len(running(watcher, sweep_id)) == 2)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_when_both_run, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        workers.run(sweep_id, cells, requests, progress=False)
+    made = rows(lab, sweep_id)  # raised only after the workers logged their cells
+    assert [r["status"] for r in made] == ["cancelled"] * 4
+    assert sum("before it started" in r["error"] for r in made) == 2
+
+
 def test_a_worker_killed_mid_cell_has_its_cell_run_again_on_another_worker(tmp_path, workers_on):
     lab = explorer.open(tmp_path / "log.duckdb", author="ada")
     workers = workers_on(lab)

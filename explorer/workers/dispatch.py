@@ -168,27 +168,14 @@ class _Run:
         self._emit()
         try:
             while True:
-                if self.control.cancelled and not self.cancelling:
-                    self._cancel()
-                while self.idle and self.queue and not self.cancelling:
-                    self._hand_out(self.idle.popleft(), self.queue.popleft())
-                if not self.busy and not self.queue:
-                    break
-                if not self.busy and not self.starting:  # cells left and nobody to make them
-                    self._give_up(self.last_problem or "no worker is left")
-                    break
                 try:
-                    ready, _ = ray.wait([*self.busy, *self.starting], num_returns=1, timeout=WAIT_S)
-                except KeyboardInterrupt:
+                    if not self._step(ray):
+                        break
+                except KeyboardInterrupt:  # the first interrupt cancels the sweep and waits for the workers to log it
+                    if self.interrupted:
+                        raise  # a second one stops waiting (the workers still stop at their next step)
                     self.interrupted = True
                     self.control.cancel()
-                    continue
-                for ref in ready:
-                    if ref in self.starting:
-                        self._up(ref)
-                    else:
-                        self._done(ref)
-                self._emit()
         except BaseException:
             self._cancel_busy()  # the driver itself failed (or a second interrupt): stop the workers at their next step
             raise
@@ -200,6 +187,26 @@ class _Run:
         if self.interrupted:
             raise KeyboardInterrupt
         return report
+
+    def _step(self, ray: Any) -> bool:
+        """One turn of the loop: cancel if asked, hand out cells, wait (briefly) for an answer; False when the sweep is done."""
+        if self.control.cancelled and not self.cancelling:
+            self._cancel()
+        while self.idle and self.queue and not self.cancelling:
+            self._hand_out(self.idle.popleft(), self.queue.popleft())
+        if not self.busy and not self.queue:
+            return False
+        if not self.busy and not self.starting:  # cells left and nobody to make them
+            self._give_up(self.last_problem or "no worker is left")
+            return False
+        ready, _ = ray.wait([*self.busy, *self.starting], num_returns=1, timeout=WAIT_S)
+        for ref in ready:
+            if ref in self.starting:
+                self._up(ref)
+            else:
+                self._done(ref)
+        self._emit()
+        return True
 
     def _hand_out(self, worker: Worker, cell: Cell) -> None:
         cell.attempts += 1
