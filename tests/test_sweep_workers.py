@@ -20,13 +20,11 @@ import time
 
 import pytest
 
-ray = pytest.importorskip("ray")
-
-import explorer  # noqa: E402
-from explorer.backends.base import RunControl  # noqa: E402
-from explorer.request import RequestError  # noqa: E402
-from explorer.workers import WorkersUnavailable, connect  # noqa: E402
-from explorer.workers.cluster import Cluster, Node, Target, check_workers  # noqa: E402
+import explorer
+from explorer.backends.base import RunControl
+from explorer.request import RequestError
+from explorer.workers import WorkersUnavailable, connect  # imports no Ray: the tests without Ray run without it installed
+from explorer.workers.cluster import Cluster, Node, Target, check_workers
 
 CEILING = 240  # seconds: a state these tests wait for arrives in seconds; the ceiling only stops a hung test
 SMALL = dict(frames=4, width=32, height=32, steps=2, fps=4)
@@ -149,6 +147,7 @@ def _free_port() -> int:
 
 def test_a_sweep_through_the_ray_client(tmp_path):
     """`ray start --head` on 127.0.0.1 (its own temp folder, stopped after), then `explorer sweep … --workers ray://…`."""
+    pytest.importorskip("ray")
     port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="rh-", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
     (tmp_path / "stub").mkdir()
@@ -204,6 +203,7 @@ def _processes_under(temp: str) -> list[str]:
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
     """One local Ray for the module (~10 s to start here): two CPUs, so two CPU workers."""
+    ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
     # Ray's processes (started by ray.init, and the workers its raylet starts later) take the environment ray.init sees.
@@ -407,6 +407,8 @@ def test_diffusers_workers_load_the_pipeline_once_each_and_a_failing_cell_fails_
     for pid in pids:  # the pipeline was loaded by the first cell each worker made, and found loaded after that
         mine = [json.loads(r["backend_info"]) for r in made if r["pid"] == pid]
         assert [i["cache_hit"] for i in mine].count(False) == 1, mine
+    import ray
+
     stats = ray.get([w.actor.stats.remote() for w in _pool_workers()])
     assert sorted(s["pipeline_loads"]["diffusers"] for s in stats) == [1, 1]
     assert report.counts == {"failed": 3, "succeeded": 3}
