@@ -1,8 +1,14 @@
 """Running a planned sweep on the workers: cells handed out as workers free up, cancel, and a dead worker's cell.
 
 The kernel (the *driver*) keeps the queue of cells and gives the next one to whichever worker answers first, so a
-fast worker makes more cells; workers log each cell themselves as it finishes. The driver writes to the log only
-what no worker can:
+fast worker makes more cells. Who logs a cell depends on the log's home:
+
+- a team log: each worker logs its cells itself, as they finish;
+- a file log: the driver, which holds the file, logs each run ``running`` as it hands the cell out (naming the
+  worker's host and pid), keeps its heartbeat, and writes the rows the worker hands back; the workers never open
+  the file, so they never wait for it (:mod:`explorer.workers.rows`: why, and who writes what).
+
+Either way the driver also writes what no worker can:
 
 - a cell that was never started because the sweep was cancelled: ``cancelled`` ("cancelled before it started");
 - a worker that died mid-cell (its process killed, its machine lost): its run is marked ``interrupted`` at once (the
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from explorer.backends.base import RunControl
 from explorer.log.clock import utcnow
+from explorer.request import RequestError
 from explorer.workers.progress import SweepProgress, estimate, terminal_bar
 
 if TYPE_CHECKING:
@@ -47,6 +54,8 @@ class Cell:
     attempts: int = 0
     tried_on: list[str] = field(default_factory=list)
     outcome: dict | None = None
+    run_id: str | None = None  # a file log: the run the driver started for the attempt under way
+    heartbeat: Any = None  # … and the heartbeat that keeps it alive meanwhile
 
 
 @dataclass
@@ -141,6 +150,7 @@ class _Run:
         self.lab, self.pool, self.cluster, self.sweep_id = workers.lab, pool, workers.cluster, sweep_id
         self.cells, self.control, self.on_cell, self.listeners = cells, control, on_cell, listeners
         self.max_workers = workers.max_workers
+        self.writes = not self.lab.log.is_team  # a file log: the driver writes every row (explorer.workers.rows)
         self.queue: deque[Cell] = deque(cells)
         self.idle: deque[Worker] = deque()
         self.busy: dict[Any, tuple[Worker, Cell]] = {}
@@ -178,6 +188,7 @@ class _Run:
                     self.control.cancel()
         except BaseException:
             self._cancel_busy()  # the driver itself failed (or a second interrupt): stop the workers at their next step
+            self._abandon_busy()
             raise
         self.timings["total_s"] = time.perf_counter() - self.started
         self._emit()
@@ -193,7 +204,9 @@ class _Run:
         if self.control.cancelled and not self.cancelling:
             self._cancel()
         while self.idle and self.queue and not self.cancelling:
-            self._hand_out(self.idle.popleft(), self.queue.popleft())
+            worker = self.idle.popleft()
+            if not self._hand_out(worker, self.queue.popleft()):
+                self.idle.appendleft(worker)  # the cell was refused before it reached the worker
         if not self.busy and not self.queue:
             return False
         if not self.busy and not self.starting:  # cells left and nobody to make them
@@ -208,15 +221,31 @@ class _Run:
         self._emit()
         return True
 
-    def _hand_out(self, worker: Worker, cell: Cell) -> None:
+    def _hand_out(self, worker: Worker, cell: Cell) -> bool:
+        """Give ``cell`` to ``worker`` (on a file log, after logging its run); False if the cell was refused first."""
+        request = cell.request
+        if self.writes:
+            try:  # what the worker's Lab.generate would do first: the parent as a full id of a run in this log
+                request = self.lab._with_parent(request)
+            except RequestError as exc:
+                error = f"RequestError: {exc}"
+                self._finish(cell, {"status": "failed", "run_id": self._log_cell(cell, "failed", error), "worker": None, "error": error})
+                return False
+            from explorer.log.recovery import Heartbeat
+            from explorer.workers.rows import start
+
+            cell.run_id = start(self.lab.log, request, author=self.lab.author, sweep_id=self.sweep_id, cell=cell.cell, worker=worker.info)
+            cell.heartbeat = Heartbeat(self.lab.log, cell.run_id).__enter__()
         cell.attempts += 1
         cell.tried_on.append(worker.name)
-        ref = worker.actor.run.remote(self.sweep_id, cell.index, cell.cell, cell.request.to_dict(), getattr(self.lab, "compute_metrics", True))
+        ref = worker.actor.run.remote(self.sweep_id, cell.index, cell.cell, request.to_dict(), getattr(self.lab, "compute_metrics", True),
+                                      cell.run_id)
         self.busy[ref] = (worker, cell)
         self.used[worker.name] = worker
         if self.first_handout is None:
             self.first_handout = time.perf_counter()
         self._tell(cell, {"status": "running", "worker": worker.label, "attempt": cell.attempts})
+        return True
 
     def _up(self, ref: Any) -> None:
         import ray
@@ -250,9 +279,18 @@ class _Run:
             return
         except Exception as exc:  # noqa: BLE001 - the worker lives but the call failed (e.g. an answer it could not send back)
             result = {"index": cell.index, "status": "failed", "run_id": None, "error": f"{type(exc).__name__}: {reason(exc)}", "hint": None}
-        self.idle.append(worker)
-        if result.get("run_id") is None:  # refused before a run row existed: the driver logs the failure
+        self.idle.append(worker)  # free before the rows are written: the next cell goes out on this turn of the loop
+        if cell.run_id is not None:  # a file log: the driver writes the rows the worker handed back
+            from explorer.workers.rows import finish
+
+            run_id = self._end_attempt(cell)
+            finish(self.lab.log, run_id, result.get("rows"), error=result.get("error"), hint=result.get("hint"))
+            result["run_id"] = run_id
+            if result.get("rows") is None:
+                result["status"] = "failed"
+        elif result.get("run_id") is None:  # refused before a run row existed: the driver logs the failure
             result["run_id"] = self._log_cell(cell, result["status"], result.get("error"), result.get("hint"))
+        result.pop("rows", None)
         if self.timings["first_cell_s"] is None:
             self.timings["first_cell_s"] = time.perf_counter() - self.started
             self.timings["first_load_s"] = result.get("load_s")
@@ -261,7 +299,14 @@ class _Run:
     def _died(self, worker: Worker, cell: Cell, exc: BaseException) -> None:
         """``worker`` died making ``cell``: mark its run, run the cell again on another worker once, replace the worker."""
         why = f"worker {worker.label} died while making this cell ({reason(exc)})"
-        row = self._row_of(worker, cell)
+        if cell.run_id is not None:  # a file log: the driver started the run, and only the driver writes to it
+            from explorer.workers.rows import remove_temp_files
+
+            row: tuple | None = (self._end_attempt(cell), "running", None)
+            if worker.info:  # the clip it was writing will never be finished
+                remove_temp_files(self.lab.log.media.root, worker.info["host"], worker.info["pid"])
+        else:
+            row = self._row_of(worker, cell)
         self._replace(worker)
         if row is not None and row[1] != "running":  # it logged the cell, then died: the cell is done
             self._finish(cell, {"status": row[1], "run_id": row[0], "worker": worker.label, "error": row[2]})
@@ -302,6 +347,24 @@ class _Run:
             except Exception:  # noqa: BLE001 - a worker already gone has nothing to stop
                 pass
 
+    def _end_attempt(self, cell: Cell) -> str:
+        """A file log: the attempt under way is over; stop its heartbeat and return its run id."""
+        run_id, cell.run_id = cell.run_id, None
+        if cell.heartbeat is not None:
+            cell.heartbeat.__exit__()
+            cell.heartbeat = None
+        return run_id  # type: ignore[return-value]  # called only while an attempt is under way
+
+    def _abandon_busy(self) -> None:
+        """The driver stops waiting (it failed, or a second interrupt): on a file log nobody else will end these runs."""
+        for cell in self.cells:
+            if cell.run_id is not None:
+                try:
+                    _mark_interrupted(self.lab, self._end_attempt(cell), "interrupted: the kernel stopped waiting for this cell "
+                                      "(a second interrupt, or a fault in the sweep's driver)")
+                except Exception:  # noqa: BLE001 - the driver is failing already: its own error is the one to raise
+                    pass
+
     def _give_up(self, why: str) -> None:
         while self.queue:
             cell = self.queue.popleft()
@@ -315,14 +378,12 @@ class _Run:
         log = self.lab.log
         run_id = log.start_run(cell.request, author=self.lab.author, sweep_id=self.sweep_id, sweep_cell=cell.cell)
         log.finish_run(run_id, status, error=error, hint=hint, duration_s=0.0)
-        log.connection.release()  # a file log goes back to the workers at once (a team log has nothing to give back)
         return run_id
 
     def _end_row(self, row: tuple | None, cell: Cell, status: str, error: str, hint: str | None = None) -> str:
         if row is None:
             return self._log_cell(cell, status, error, hint)
         self.lab.log.finish_run(row[0], status, error=error, hint=hint)
-        self.lab.log.connection.release()
         return row[0]
 
     def _row_of(self, worker: Worker, cell: Cell) -> tuple | None:
@@ -334,7 +395,6 @@ class _Run:
                 "SELECT id, status, error FROM runs WHERE sweep_id = ? AND host = ? AND pid = ? AND CAST(sweep_cell AS VARCHAR) = ? "
                 "ORDER BY created_at DESC LIMIT 1",
                 [self.sweep_id, worker.info["host"], worker.info["pid"], json.dumps(cell.cell)]).fetchone()
-        self.lab.log.connection.release()
         return row
 
     def _finish(self, cell: Cell, outcome: dict) -> None:
@@ -378,7 +438,6 @@ def _mark_interrupted(lab: Lab, run_id: str, why: str) -> None:
     """What the log's reaper would write a minute later (explorer.log.recovery), written now by the driver that saw the death."""
     lab.log.connection.transaction(lambda conn: conn.execute(
         "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [utcnow(), why, run_id]))
-    lab.log.connection.release()
 
 
 def reason(exc: BaseException) -> str:

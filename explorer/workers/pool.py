@@ -48,6 +48,8 @@ class Pool:
         self.key, self.cluster, self.author = key, cluster, author
         self.db = log.location
         self.storage = str(log.storage) if log.storage else None
+        # A file log's workers write clips only (into its media folder); the driver writes the rows (explorer.workers.rows).
+        self.media = None if log.is_team else (str(log.media.root), bool(log.media.group_shared))
         self.workers: list[Worker] = []
         self._names = itertools.count()
 
@@ -91,7 +93,7 @@ class Pool:
         options: dict[str, Any] = {"num_gpus": 1} if self.cluster.gpus else {"num_cpus": 1}
         # max_restarts=0: a dead worker is replaced by the dispatcher, which knows which cell it was making
         name = f"w{next(self._names)}"
-        actor = _actor_class().options(max_restarts=0, **options).remote(name, self.db, self.storage, self.author)
+        actor = _actor_class().options(max_restarts=0, **options).remote(name, self.db, self.storage, self.author, self.media)
         return Worker(name, actor, ready=actor.describe.remote())
 
 
