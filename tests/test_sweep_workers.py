@@ -1,6 +1,7 @@
 """Sweeps on Ray workers, with real Ray: a local cluster for the module (ray.init), a head started with `ray start` for ray://.
 
-Workers write to a file log (this machine) and to a team log (PostgreSQL); the tiny diffusers pipeline is loaded once
+Workers make cells for a file log (this machine: the kernel writes the rows they hand back) and for a team log
+(PostgreSQL: each worker writes its own); the tiny diffusers pipeline is loaded once
 per worker; Cancel stops every worker; a worker killed mid-cell has its cell run again elsewhere, and nothing stays
 `running`; a failing cell fails alone. Every wait is for a state, with a generous ceiling (these machines are loaded).
 """
@@ -361,6 +362,72 @@ def test_a_worker_killed_mid_cell_has_its_cell_run_again_on_another_worker(tmp_p
     assert again["status"] == "succeeded" and again["pid"] != victim["pid"]
     assert [r["status"] for r in made if r["cell"] != {"seed": 1}] == ["succeeded", "succeeded"]
     assert report.cells[0]["attempts"] == 2
+
+
+def test_a_killed_worker_of_a_file_log_leaves_no_running_run_and_no_temporary_clip(tmp_path, workers_on):
+    """A file log: the kernel wrote the run `running` (the worker never opens the file), and ends it when the worker dies."""
+    from explorer.log.recovery import TEMP_PREFIX
+
+    lab = explorer.open(tmp_path / "log.duckdb", author="ada")
+    workers = workers_on(lab)
+    sweep_id, cells, requests = lab.plan_sweep("forest", {"seed": [1, 2]}, **{**SMALL, "steps": 20}, extra={"pace": 0.2})
+    sweep = Background(workers, sweep_id, cells, requests)
+    victim = wait_for("seed 1 running on a worker", lambda: running(lab, sweep_id, seed=1))[0]
+    assert victim["pid"] != os.getpid()  # logged by the kernel at hand-out, naming the worker's pid
+    media = lab.log.media.root
+    media.mkdir(exist_ok=True)
+    # What a worker killed while encoding leaves: its temporary clip, named by its host and pid (explorer.media); and
+    # one of a live process (this one), which must stay.
+    host = victim["host"].replace("-", "_")
+    dead_tmp = media / f"{TEMP_PREFIX}{host}-{victim['pid']}-abc.mp4"
+    live_tmp = media / f"{TEMP_PREFIX}{host}-{os.getpid()}-abc.mp4"
+    dead_tmp.write_bytes(b"half a clip")
+    live_tmp.write_bytes(b"a clip being written")
+    os.kill(victim["pid"], signal.SIGKILL)
+    report = sweep.join()
+    assert report.counts == {"succeeded": 2}
+    made = rows(lab, sweep_id)
+    assert not [r for r in made if r["status"] == "running"]
+    first, again = [r for r in made if r["cell"] == {"seed": 1}]
+    assert first["id"] == victim["id"] and first["status"] == "interrupted" and "died while making this cell" in first["error"]
+    assert again["status"] == "succeeded"
+    assert not dead_tmp.exists() and live_tmp.exists()
+    live_tmp.unlink()
+
+
+def test_on_a_file_log_the_kernel_writes_the_rows_the_kernel_path_would(tmp_path, workers_on):
+    """The same request in the kernel and on a worker: the same run row (but for who and when), metrics and pictures."""
+    from explorer.media import read_frames
+
+    lab = explorer.open(tmp_path / "log.duckdb", author="ada")
+    workers = workers_on(lab, max_workers=1)
+    fields = dict(**SMALL, extra={"pace": 0.01})
+    kernel = lab.generate("forest at dusk", seed=7, progress=False, **fields)
+    sweep_id, cells, requests = lab.plan_sweep("forest at dusk", {"seed": [7]}, **fields)
+    # This process holds the file for the whole sweep: a worker that needed it would wait (and fail after the log's timeout).
+    with lab.log.connection.session():
+        report = workers.run(sweep_id, cells, requests, progress=False)
+    assert report.ok
+    on_worker = report.cells[0]["run_id"]
+    a, b = (lab.sql("SELECT * FROM runs WHERE id = ?", [run_id]).to_dict("records")[0] for run_id in (kernel.id, on_worker))
+    different = {"id", "created_at", "finished_at", "heartbeat_at", "duration_s", "timings", "sweep_id", "sweep_cell", "pid",
+                 "media_sha256", "backend_info"}  # the clip's hash: its recipe names its run
+    assert {k: v for k, v in a.items() if k not in different} == {k: v for k, v in b.items() if k not in different}
+    assert b["status"] == "succeeded" and b["sweep_id"] == sweep_id and json.loads(b["sweep_cell"]) == {"seed": 7}
+    info_a, info_b = json.loads(a["backend_info"]), json.loads(b["backend_info"])
+    assert info_b.pop("worker")["pid"] == b["pid"] != os.getpid()
+    assert info_a == info_b
+    assert set(json.loads(a["timings"])) == set(json.loads(b["timings"])) and b["duration_s"] > 0
+    metrics = "SELECT name, version, value FROM metrics WHERE run_id = ? ORDER BY name"
+    assert lab.sql(metrics, [kernel.id]).to_dict("records") == lab.sql(metrics, [on_worker]).to_dict("records") != []
+    clip = lab.run(on_worker)
+    assert (read_frames(clip.media) == read_frames(kernel.media)).all()  # same request, same pictures
+    from explorer.media import read_recipe
+
+    assert read_recipe(clip.media)["run"] == on_worker  # the recipe inside the MP4 names the run the kernel logged
+    shown = lab.sql("SELECT m.frames, m.width, m.height, m.fps FROM media m JOIN runs r ON r.media_sha256 = m.sha256 WHERE r.id IN (?, ?)",
+                    [kernel.id, on_worker])
+    assert len(shown) == 2 and shown.iloc[0].tolist() == shown.iloc[1].tolist()
 
 
 def test_a_cell_whose_worker_dies_twice_is_failed_with_the_reason_and_the_rest_go_on(tmp_path, workers_on):
