@@ -12,14 +12,16 @@ depends on the cell's length).
    before Ray starts, and then in every round with Ray idle beside it, the same conditions as the workers).
 2. Ray starts (``ray.init``: a local cluster of 2 CPUs) — twice: as installed, then with Ray's processes not
    importing ``rfc3987_syntax`` (see tests/test_sweep_workers.py, ``ray_process_env``), the cluster kept for the rest;
-   two workers start (``Workers.start``: actor processes, each opens the log); one cell — the first cell's latency.
+   two workers start (``Workers.start``: actor processes; each opens a team log, or checks a file log is there: the
+   kernel writes a file log's rows); one cell — the first cell's latency.
 3. *On 1 worker* and *on 2 workers*: the same sweep with the workers already up (``max_workers=1`` uses one of them).
    Rounds alternate (kernel, 1, 2, kernel, 1, 2…) and each figure is the median of the rounds: this machine is shared.
 
 Figures: seconds per sweep; a cell's own time (its run's ``duration_s``: generate and encode) and the rest, per cell
-and worker (log writes, handing out, waiting for the log); speed-up at 2 workers over the kernel (target >= 1.8x);
-overhead per cell on 1 worker over the kernel, ``(T1 - Tkernel) / cells`` (target <= 100 ms); and the first cell on a
-fresh diffusers worker (torch import, the tiny pipeline's load from its folder, the cell), unless ``--no-diffusers``.
+and worker (handing the cell out and its answer back, the log writes: by the kernel on a file log); speed-up at 2
+workers over the kernel (target >= 1.8x); overhead per cell on 1 worker over the kernel, ``(T1 - Tkernel) / cells``
+(target <= 100 ms); and the first cell on a fresh diffusers worker (torch import, the tiny pipeline's load from its
+folder, the cell), unless ``--no-diffusers``.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def _bench(args, paces: list[float], lab, folder: Path) -> None:
           "importing rfc3987_syntax (tests/test_sweep_workers.py: ray_process_env)")
     each = ", ".join(f"{i['up_s']:.2f} s" for i in infos)
     opens = ", ".join(f"{i['open_s']:.2f} s" for i in infos)
-    print(f"  2 workers up (actor processes, each opens the log): {workers_up:.2f} s (each: {each}; log open {opens})")
+    print(f"  2 workers up (actor processes; each opens a team log, or checks a file log is there): {workers_up:.2f} s "
+          f"(each: {each}; imports and log {opens})")
     print(f"  first cell on an up worker: {first_cell:.2f} s (a cell is ~{args.steps * paces[0]:.1f} s of pace)")
     print(f"  total to the first cell: {(ray_start or float('nan')) + workers_up + first_cell:.2f} s as installed, "
           f"{ray_start_stub + workers_up + first_cell:.2f} s without rfc3987_syntax")
@@ -223,7 +226,7 @@ def _diffusers_first_cell(lab, folder: Path) -> None:
 
     loads = [json.loads(b).get("load_s") for b in rows.backend_info]
     print("first cell (tiny diffusers pipeline on a fresh worker, Ray already up):")
-    print(f"  worker up: {up:.2f} s (log open {info['open_s']:.2f} s)")
+    print(f"  worker up: {up:.2f} s (imports and log {info['open_s']:.2f} s)")
     print(f"  first cell: {report.timings['first_cell_s']:.2f} s, of which pipeline load {loads[0]:.2f} s "
           f"(the rest: importing torch and diffusers on the worker, 2 steps, encoding)")
     print(f"  second cell, same worker: {rows.duration_s[1]:.2f} s (pipeline found loaded: load {loads[1] or 0:.2f} s)")

@@ -5,11 +5,13 @@ comes here; ``workers=None`` never does, and nothing in this package imports Ray
 
     pool = connect(lab, "ray", max_workers=2)          # checks and connects before anything is logged
     sweep_id, cells, requests = lab.plan_sweep("forest", {"seed": [1, 2, 3, 4]})
-    report = pool.run(sweep_id, cells, requests)        # every cell logged by the worker that made it
+    report = pool.run(sweep_id, cells, requests)        # every cell logged as it finishes, naming its worker
 
 - :mod:`~explorer.workers.cluster`: what ``workers=`` means, connecting to Ray, which machines the workers may be on,
   and the check that a file log is never handed to workers on other machines.
-- :mod:`~explorer.workers.actor`: the worker (a Ray actor): opens the log, keeps backends loaded, runs one cell at a time.
+- :mod:`~explorer.workers.actor`: the worker (a Ray actor): keeps backends loaded, runs one cell at a time, and logs it
+  itself on a team log.
+- :mod:`~explorer.workers.rows`: a file log's rows, which the kernel writes for its workers (they never open the file).
 - :mod:`~explorer.workers.pool`: one actor per device, kept between sweeps of the same log, replaced when one dies.
 - :mod:`~explorer.workers.dispatch`: hands out cells as workers free up, cancel, the retry of a dead worker's cell.
 - :mod:`~explorer.workers.progress`: cells done of total, workers busy, ETA (terminal bar and the grid widget).
