@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from explorer.log.connection import records
 from explorer.log.log import RUN_STATUSES, Log, LogError
 from explorer.log.recovery import REAP_EVERY_S
+from explorer.log.runs_index import MAX_PAGE_END, RunsIndex, runs_index_for
 from explorer.log.search import search_for
-from explorer.log.summary import summary_for
+from explorer.log.summary import RatingSummary, summary_for
 from explorer.request import RequestError, check, check_text, shown
 
 if TYPE_CHECKING:
@@ -58,14 +59,13 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
-    log.recover(every=REAP_EVERY_S)  # a run whose process died is listed as interrupted, not running
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
                   parent=parent, sweep=sweep, limit=limit, offset=offset)
+    index = _fresh_index(log)  # also: a run whose process died is listed as interrupted, not running
     run_filters = dict(author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
-    summary = summary_for(log)
-    summary.refresh()
+    summary = _fresh_summary(log, index)
     by_rating = tag is not None or min_rating is not None or sort == "rating"
-    found = _found(log, text)
+    found = _found(log, text, index)
     only = not any(v is not None for v in run_filters.values())  # no filter on the runs table itself
     page_ids = None
     if by_rating and only and text is None:
@@ -73,7 +73,12 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
         if sort == "rating" and tag is None and min_rating is None and (limit is None or offset + limit > rated):
             page_ids = None  # the page reaches the unrated runs: the whole query below
     elif not by_rating and only and found is not None and sort == "newest":
-        page_ids = found[offset:None if limit is None else offset + limit]
+        page_ids = found[offset:None if limit is None else offset + limit]  # the prompt index's order is the page's
+    elif not by_rating and index is not None and _pageable(limit, offset) and (text is None or found is not None):
+        page_ids, _ = index.select(run_filters, found=found, sort=sort, offset=offset, limit=limit)  # in this process
+    if page_ids is not None and index is not None and index.holds(page_ids):
+        # every row from the runs index, the figures from the summary: no log statement at all
+        return _with_metrics(log, _with_media(log, _page(index, summary, page_ids, me, as_records), me), metrics)
     where, params = _where_runs(text, found, run_filters)
     page = f"{'LIMIT ' + str(int(limit)) if limit is not None else ''} OFFSET {int(offset)}"
     # Lock order: the summary's lock, then the log's session, never the other way round (requests run on several
@@ -133,14 +138,16 @@ def count_runs(log: Log, **filters: Any) -> int:
     filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None), filters.pop("metrics", None)
     check_filters(**{k: v for k, v in filters.items() if k != "ids"}, text=text, tag=tag, min_rating=min_rating)
     only = not any(v is not None for v in filters.values())
-    found = _found(log, text)
+    index = _fresh_index(log)
+    found = _found(log, text, index)
     if tag is None and min_rating is None:
         if only and found is not None:
             return len(found)
+        if index is not None and (text is None or found is not None):
+            return index.select(filters, found=found, sort="newest", offset=0, limit=0)[1]
         where, params = _where_runs(text, found, filters)
         return int(log.query(f"SELECT count(*) AS n FROM runs r {_where(where)}", params).n[0])
-    summary = summary_for(log)
-    summary.refresh()
+    summary = _fresh_summary(log, index)
     if only and text is None:
         return summary.ordered(tag=tag, min_rating=min_rating, sort="newest", limit=0, offset=0)[1]
     where, params = _where_runs(text, found, filters)
@@ -156,13 +163,62 @@ def count_runs(log: Log, **filters: Any) -> int:
             conn.unregister("run_summary")
 
 
-def _found(log: Log, text: str | None) -> list[str] | None:
+def _found(log: Log, text: str | None, index: RunsIndex | None = None) -> list[str] | None:
     """The runs whose prompt holds ``text``, newest first, from the prompt index; None: no text, or one to scan for."""
     if text is None:
         return None
     search = search_for(log)
-    search.refresh()
+    # the prompt index takes in new runs only: with the runs index current, no new run since its last look means no statement
+    if index is None or _seen(index, "search", index.inserts):
+        search.refresh()
     return search.matching(text)
+
+
+def _fresh_index(log: Log) -> RunsIndex | None:
+    """The runs index of ``log``, current (one "what changed?" look), after reaping runs that look dead; None for a log-like stand-in."""
+    if not isinstance(log, Log):
+        log.recover(every=REAP_EVERY_S)
+        return None
+    index = runs_index_for(log)
+    index.refresh()
+    if index.suspects() and log.recover(every=REAP_EVERY_S):  # a running run's process is gone: mark it, as every reader would
+        index.refresh()
+    return index
+
+
+def _fresh_summary(log: Log, index: RunsIndex | None) -> RatingSummary:
+    """The rating summary of ``log``, folded up to date only when the runs index saw the log change (its own look costs a statement)."""
+    summary = summary_for(log)
+    if index is None or _seen(index, "summary", index.changes):
+        summary.refresh()
+    return summary
+
+
+def _seen(index: RunsIndex, who: str, version: int) -> bool:
+    """Whether ``who`` must look again: ``version`` moved since it last looked (and note that it now has)."""
+    seen = index.__dict__.setdefault("_seen_by", {})
+    if seen.get(who) == version:
+        return False
+    seen[who] = version
+    return True
+
+
+def _pageable(limit: int | None, offset: int) -> bool:
+    return limit is not None and offset + limit <= MAX_PAGE_END
+
+
+def _page(index: RunsIndex, summary: RatingSummary, page_ids: list[str], me: str | None, as_records: bool) -> pd.DataFrame | list[dict]:
+    """The page's runs (from the runs index) with their rating figures and ``me``'s stars (from the summary), in order."""
+    rows = index.rows(page_ids)
+    figures, mine = summary.figures(page_ids, me)
+    for row in rows:
+        rating, count, tags = figures.get(row["id"], (None, 0, []))
+        row["rating"], row["ratings"], row["tags"] = rating, count, tags
+        if me is not None:
+            row["my_rating"] = mine.get(row["id"])
+    if as_records:
+        return rows
+    return summary.frame(rows, index.schema(), me is not None)
 
 
 def _where_runs(text: str | None, found: list[str] | None, filters: dict) -> tuple[list[str], list]:

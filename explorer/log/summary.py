@@ -142,6 +142,35 @@ class RatingSummary:
                 for name in tables:
                     self._db.unregister(name)
 
+    def figures(self, run_ids: list[str], me: str | None) -> tuple[dict[str, tuple], dict[str, int]]:
+        """``{run_id: (rating, ratings, tags)}`` of the rated ones among ``run_ids``, and ``{run_id: me's stars}``.
+
+        Python values, for a page assembled in this process (queries._page): two index lookups, no Arrow registration.
+        """
+        with self._lock:
+            if not run_ids:
+                return {}, {}
+            figures = {run_id: (rating, count, tags) for run_id, rating, count, tags in self._db.execute(
+                f"SELECT run_id, rating, ratings, tags FROM summary WHERE run_id IN ({_marks(run_ids)})", run_ids).fetchall()}
+            mine = {}
+            if me is not None:
+                self._load_author(me)
+                # by run_id alone (the index), the author checked here: a second condition in SQL makes DuckDB scan instead
+                mine = {run_id: score for run_id, author, score in self._db.execute(
+                    f"SELECT run_id, author, score FROM mine WHERE run_id IN ({_marks(run_ids)})", run_ids).fetchall() if author == me}
+            return figures, mine
+
+    def frame(self, rows: list[dict], schema: pa.Schema, mine: bool) -> pd.DataFrame:
+        """``rows`` (the shown run columns of ``schema``, then rating, ratings, tags, my_rating) as the DataFrame the log's query gives."""
+        import pyarrow as pa
+
+        fields = [*schema, pa.field("rating", pa.float64()), pa.field("ratings", pa.int64()), pa.field("tags", pa.list_(pa.string()))]
+        if mine:
+            fields.append(pa.field("my_rating", pa.int32()))
+        table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
+        with self._lock:
+            return self._db.from_arrow(table).df()  # DuckDB's conversion: the same dtypes as the log's own .df()
+
     def mine(self, me: str, run_ids: list[str] | None = None) -> pa.Table:
         """``me``'s latest stars per run (``run_id, score``) as Arrow, for ``run_ids`` only if given."""
         with self._lock:
