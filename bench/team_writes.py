@@ -1,6 +1,6 @@
 """File log against team log, side by side: 1, 8 and 16 writer processes, at full speed and at human pace.
 
-    python bench/team_writes.py [--seconds 10] [--human-seconds 15] [--processes 1,8,16] [--homes file,team]
+    python bench/team_writes.py [--seconds 10] [--human-seconds 15] [--processes 1,8,16] [--homes file,team] [--machines 2]
 
 A write is ``lab.rate(run, score, tags=...)`` on a pre-made run, from its own process
 (its own author). *Full speed*: every writer writes back to back for ``--seconds``.
@@ -10,6 +10,11 @@ and p99, and *lost* = acknowledged ids missing from the log afterwards (counted 
 by id). The team log is DuckLake on a throwaway PostgreSQL (tests/postgres.py) with
 its data in a temporary folder. Targets (team log): 16 writers at human pace p99 <=
 250 ms and 0 lost; 16 at full speed >= 100 writes/s in total.
+
+The writers are split over ``--machines`` "machines": each its own temporary folder (TMPDIR), so
+its own turn lock and group-commit spool (explorer/log/group_commit.py), as on separate hosts;
+their commits meet in PostgreSQL. On the team log the bench also counts DuckLake snapshots, one
+per commit: *writes per commit* shows how many writes the group commit carried in each.
 
 Writers are started once per home (16 processes, each opens the log once) and reused
 for every phase; the ones a phase does not use sit idle.
@@ -75,7 +80,8 @@ def start_home(kind: str, folder: Path, postgres) -> tuple[str, str | None]:
     return postgres.new_database(empty=True), str(storage)
 
 
-def bench_home(kind: str, db: str, storage: str | None, counts: list[int], seconds: float, human_seconds: float) -> list[dict]:
+def bench_home(kind: str, db: str, storage: str | None, counts: list[int], seconds: float, human_seconds: float,
+               machines: list[Path]) -> list[dict]:
     lab = explorer.open(db, storage=storage, author="bench")
     runs = [lab.log.start_run(explorer.Request(prompt=f"clip {i}"), author="bench") for i in range(20)]
     lab.log.close()
@@ -84,8 +90,10 @@ def bench_home(kind: str, db: str, storage: str | None, counts: list[int], secon
     most = max(counts)
     queues = [ctx.Queue() for _ in range(most)]
     procs = [ctx.Process(target=writer, args=(i, db, storage, runs, queues[i], answers)) for i in range(most)]
-    for p in procs:
+    for i, p in enumerate(procs):  # writer i on machine i mod N: every phase spreads its writers over all machines
+        os.environ["TMPDIR"] = str(machines[i % len(machines)])
         p.start()
+    os.environ.pop("TMPDIR")
     for _ in procs:
         assert answers.get(timeout=300)[0] == "ready"
     rows = []
@@ -95,6 +103,7 @@ def bench_home(kind: str, db: str, storage: str | None, counts: list[int], secon
                 time.sleep(1.0)  # let the previous phase's lingering connections settle
                 start_at = time.time() + 0.5
                 before = os.getloadavg()[0]
+                snapshots = count_snapshots(db, storage)
                 for q in queues[:n]:
                     q.put((pace, length, start_at))
                 done, errors, shares = [], [], []
@@ -108,14 +117,17 @@ def bench_home(kind: str, db: str, storage: str | None, counts: list[int], secon
                 latencies = [d[1] for d in done]
                 elapsed = max([d[2] for d in done], default=start_at) - start_at
                 lost = count_missing(db, storage, ids)
+                commits = count_snapshots(db, storage) - snapshots if snapshots is not None else None
                 row = dict(home=kind, writers=n, pace=pace, writes=len(ids), per_s=len(ids) / max(elapsed, 1e-9),
+                           per_commit=len(ids) / commits if commits else None,
                            p50=pct(latencies, 50) if ids else float("nan"), p99=pct(latencies, 99) if ids else float("nan"),
                            max=max(latencies, default=float("nan")), lost=lost, errors=len(errors), load=(before + after) / 2,
                            shares=(min(shares), max(shares)))
                 rows.append(row)
                 print(f"{kind:4} {n:2} writers {pace:5}: {row['writes']:5} writes {row['per_s']:7.1f}/s  p50 {row['p50'] * 1000:7.1f} ms  "
                       f"p99 {row['p99'] * 1000:7.1f} ms  max {row['max'] * 1000:7.1f} ms  lost {lost}  errors {len(errors)}  "
-                      f"per writer {min(shares)}-{max(shares)}  load {row['load']:.1f}",
+                      f"per writer {min(shares)}-{max(shares)}  "
+                      + (f"writes/commit {row['per_commit']:.1f}  " if row["per_commit"] else "") + f"load {row['load']:.1f}",
                       flush=True)
                 for e in sorted(set(errors))[:3]:
                     print(f"      error: {e}", flush=True)
@@ -125,6 +137,17 @@ def bench_home(kind: str, db: str, storage: str | None, counts: list[int], secon
         for p in procs:
             p.join(timeout=60)
     return rows
+
+
+def count_snapshots(db: str, storage: str | None) -> int | None:
+    """DuckLake snapshots so far (one per commit) on a team log; None on a file log."""
+    if storage is None:
+        return None
+    lab = explorer.open(db, storage=storage, author="bench", create=False)
+    try:
+        return int(lab.log.query("SELECT count(*) AS n FROM ducklake_snapshots('lake')").n[0])
+    finally:
+        lab.log.close()
 
 
 def count_missing(db: str, storage: str | None, ids: list[str]) -> int:
@@ -145,6 +168,7 @@ def main() -> None:
     parser.add_argument("--human-seconds", type=float, default=15.0, help="length of each human-pace phase (one write a second per writer)")
     parser.add_argument("--processes", default="1,8,16", help="writer counts, comma-separated")
     parser.add_argument("--homes", default="file,team", help="file, team or both")
+    parser.add_argument("--machines", type=int, default=2, help="machines the writers are split over (each its own TMPDIR)")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     print(f"machine: {machine()}; load average at start {load()}", flush=True)
@@ -158,13 +182,17 @@ def main() -> None:
                 home = Path(folder) / kind
                 home.mkdir()
                 db, storage = start_home(kind, home, postgres)
-                rows += bench_home(kind, db, storage, counts, args.seconds, args.human_seconds)
+                machines = [home / f"machine-{m}" for m in range(args.machines)]
+                for folder in machines:
+                    folder.mkdir()
+                rows += bench_home(kind, db, storage, counts, args.seconds, args.human_seconds, machines)
     finally:
         if postgres:
             postgres.stop()
     print(f"\nload average at end {load()}\n")
-    print("| writers | pace | file: writes/s | p50 | p99 | lost | team: writes/s | p50 | p99 | lost |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"{args.machines} machine(s)\n")
+    print("| writers | pace | file: writes/s | p50 | p99 | lost | team: writes/s | p50 | p99 | lost | writes/commit |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     by = {(r["home"], r["writers"], r["pace"]): r for r in rows}
     for n in counts:
         for pace in ("full", "human"):
@@ -173,6 +201,8 @@ def main() -> None:
                 r = by.get((kind, n, pace))
                 cells += ["–"] * 4 if r is None else [f"{r['per_s']:.0f}", f"{r['p50'] * 1000:.0f} ms", f"{r['p99'] * 1000:.0f} ms",
                                                       f"{r['lost']}" + (f" ({r['errors']} errors)" if r["errors"] else "")]
+            team = by.get(("team", n, pace))
+            cells.append(f"{team['per_commit']:.1f}" if team and team["per_commit"] else "–")
             print(f"| {n} | {pace} | " + " | ".join(cells) + " |")
 
 

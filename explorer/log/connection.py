@@ -90,6 +90,13 @@ COURTESY_S = 0.015  # after yielding to a waiter, wait this long before asking f
 T = TypeVar("T")
 
 
+def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[list]) -> None:
+    """Insert ``rows`` (lists of column values, in the table's order) with one statement: ~5 ms for 15 on a team log, not ~20."""
+    if rows:
+        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+        conn.execute(f"INSERT INTO {table} VALUES " + ", ".join([marks] * len(rows)), [value for row in rows for value in row])
+
+
 class LogBusy(TimeoutError):
     """The log stayed locked by another process for longer than the timeout."""
 
@@ -179,6 +186,11 @@ class LogConnection:
                 except duckdb.Error:
                     pass  # a failed COMMIT has ended the transaction already
                 raise
+
+    def append(self, entry: dict, row: "Callable[[duckdb.DuckDBPyConnection, dict], list]") -> None:
+        """Append ``entry``'s row (``row(conn, entry)``) in a transaction of its own (the lease already takes writers one
+        at a time; a team log groups them: :mod:`explorer.log.group_commit`)."""
+        self.transaction(lambda conn: insert_rows(conn, entry["table"], [row(conn, entry)]))
 
     def close(self) -> None:
         """Give the file back now; the object may not be used afterwards."""

@@ -38,7 +38,7 @@ import random
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from explorer.log.connection import CONNECT_CONFIG, LogBusy
+from explorer.log.connection import CONNECT_CONFIG, LogBusy, insert_rows
 
 T = TypeVar("T")
 SCHEMES = ("postgresql", "postgres")
@@ -178,6 +178,7 @@ class LakeConnection:
         self._closed = False
         self._turn_fd: int | None | bool = None  # the turn lock's file (False: cannot be made here)
         self._turn_depth = 0
+        self._group = None  # this machine's group commit (explorer.log.group_commit); False: none can be made here
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -197,16 +198,17 @@ class LakeConnection:
 
     opening = session  # nothing to clean up after a failed opening: no files are made before the catalog answers
 
-    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, begin: bool = True) -> T:
+    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, begin: bool = True, turn: bool = True) -> T:
         """Run ``work(conn)`` in one transaction, retried whole on commit conflicts until ``timeout``.
 
         With ``begin=False``, ``work`` makes its own transactions (the migrations do) and is retried whole.
-        Writers on one machine take turns (see :meth:`_turn`), so commit conflicts come only from other machines.
+        Writers on one machine take turns (see :meth:`_turn`; ``turn=False`` goes ahead without one), so commit
+        conflicts come only from other machines.
         """
         deadline = time.monotonic() + self.timeout
         delay = FIRST_BACKOFF_S
         while True:
-            with self._thread_lock, self._turn(deadline), self.session() as conn:
+            with self._thread_lock, (self._turn(deadline) if turn else nullcontext()), self.session() as conn:
                 if begin:
                     conn.execute("BEGIN TRANSACTION")
                 try:
@@ -227,6 +229,21 @@ class LakeConnection:
             time.sleep(delay * (0.5 + random.random()))  # outside the session and the turn: other writers go meanwhile
             delay = min(delay * 2, MAX_BACKOFF_S)
 
+    def append(self, entry: dict, row: Callable[[duckdb.DuckDBPyConnection, dict], list]) -> None:
+        """Append one row (a rating, a vote, an annotation) through this machine's group commit (:mod:`explorer.log.group_commit`).
+
+        ``entry`` is JSON-safe; ``row(conn, entry)`` checks it and gives its row: what a leader runs for every writer's entry.
+        """
+        if self._turn_depth or self._group is False:  # already inside a transaction, or no spool here: commit alone
+            self.transaction(lambda conn: insert_rows(conn, entry["table"], [row(conn, entry)]))
+            return
+        if self._group is None:
+            from explorer.log.group_commit import GroupCommit
+
+            self._group = GroupCommit.open(self, self._key()) or False
+            return self.append(entry, row)
+        self._group.append(entry, row)
+
     @contextmanager
     def _turn(self, deadline: float) -> Iterator[None]:
         """Hold this machine's turn to write to this team log (an ``flock`` in the temp folder), for the ``with`` block.
@@ -244,35 +261,51 @@ class LakeConnection:
             finally:
                 self._turn_depth -= 1
             return
-        fd = self._turn_fd if self._turn_fd is not None else self._open_turn_file()
         held = False
-        if fd is not None:
-            wait = 0.001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held = True
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                        break
-                time.sleep(wait * (0.5 + random.random()))
-                wait = min(wait * 1.5, TURN_POLL_S)
+        wait = 0.001
+        while True:
+            taken = self._take_turn()
+            if taken is not False:  # True, or None: no turn file here
+                held = bool(taken)
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(wait * (0.5 + random.random()))
+            wait = min(wait * 1.5, TURN_POLL_S)
         self._turn_depth += 1
         try:
             yield
         finally:
             self._turn_depth -= 1
             if held:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._give_turn()
+
+    def _take_turn(self) -> bool | None:
+        """Try once, without waiting, to take this machine's turn: True taken, False another writer has it, None no turn file."""
+        fd = self._turn_fd if self._turn_fd is not None else self._open_turn_file()
+        if fd is None or fd is False:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                return None
+            return False
+
+    def _give_turn(self) -> None:
+        fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+
+    def _key(self) -> str:
+        """This log's name among the turn files and spools of this machine."""
+        return hashlib.sha256(f"{self.address.url}\n{self.storage.resolve()}".encode()).hexdigest()[:20]
 
     def _open_turn_file(self) -> int | None:
         """The lock file for this log's turns, shared by every user of this machine; None (and never again) if it cannot be made."""
-        key = hashlib.sha256(f"{self.address.url}\n{self.storage.resolve()}".encode()).hexdigest()[:20]
         folder = Path(tempfile.gettempdir()) / "clip-explorer-team-log-turns"
         try:
             folder.mkdir(mode=0o1777, exist_ok=True)
-            fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            fd = os.open(folder / f"{self._key()}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError:
             self._turn_fd = False
             return None

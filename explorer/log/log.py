@@ -14,6 +14,7 @@ import os
 import stat
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -368,30 +369,13 @@ class Log:
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise LogError(f"score: must be a whole number from 1 to 5 (got {shown(score)})")
         check(author=author, note=note)
-        tags = _clean_tags(tags)
-        rating_id = new_id()
-
-        def write(conn: duckdb.DuckDBPyConnection) -> None:
-            conn.execute("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [rating_id, self._resolve(conn, run_id), author, utcnow(), score, tags, note or None])
-
-        self.connection.transaction(write)
-        return rating_id
+        return self._append("ratings", run=run_id, author=author, score=score, tags=_clean_tags(tags), note=note or None)
 
     def vote(self, winner: str, loser: str, *, author: str, tie: bool = False) -> str:
         check(author=author)
         if not isinstance(tie, bool):  # "yes" or 0.5 is not a tie; strict, like the REST API
             raise RequestError([f"tie: must be True or False (got {shown(tie)})"])
-        vote_id = new_id()
-
-        def write(conn: duckdb.DuckDBPyConnection) -> None:
-            won, lost = self._resolve(conn, winner), self._resolve(conn, loser)
-            if won == lost:
-                raise LogError(f"a vote needs two different runs (got {won} twice)")
-            conn.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?)", [vote_id, won, lost, bool(tie), author, utcnow()])
-
-        self.connection.transaction(write)
-        return vote_id
+        return self._append("votes", winner=winner, loser=loser, author=author, tie=tie)
 
     def annotate(self, run_id: str, text: str, *, author: str, frame: int = 0, end_frame: int | None = None,
                  region: dict[str, float] | None = None) -> str:
@@ -401,24 +385,45 @@ class Log:
             raise LogError("text: an annotation needs some text")
         if region is not None:
             _check_region(region)
-        annotation_id = new_id()
+        return self._append("annotations", run=run_id, author=author, frame=frame, end_frame=end_frame, region=region,
+                            text=text.strip())
 
-        def write(conn: duckdb.DuckDBPyConnection) -> None:
-            run = self._resolve(conn, run_id)
+    def _append(self, table: str, **fields: Any) -> str:
+        """Append one reviewer row: checked by :meth:`_append_row` and written in whichever process commits it.
+
+        On a team log the commit may be another process's (explorer/log/group_commit.py), so the row travels as
+        JSON, and its time is taken here, when it was asked for.
+        """
+        row_id = new_id()
+        self.connection.append({"table": table, "id": row_id, "created_at": utcnow().isoformat(), **fields}, self._append_row)
+        return row_id
+
+    def _append_row(self, conn: duckdb.DuckDBPyConnection, entry: dict) -> list:
+        """The row of one :meth:`_append` entry, checked against the log; the connection inserts it (a batch's rows at once).
+
+        Every check raises before anything is written, so a batch's other rows still commit.
+        """
+        at = datetime.fromisoformat(entry["created_at"])
+        table = entry["table"]
+        if table == "ratings":
+            return [entry["id"], self._resolve(conn, entry["run"]), entry["author"], at, entry["score"], entry["tags"], entry["note"]]
+        if table == "votes":
+            won, lost = self._resolve(conn, entry["winner"]), self._resolve(conn, entry["loser"])
+            if won == lost:
+                raise LogError(f"a vote needs two different runs (got {won} twice)")
+            return [entry["id"], won, lost, entry["tie"], entry["author"], at]
+        if table == "annotations":
+            run = self._resolve(conn, entry["run"])
+            frame, end_frame = entry["frame"], entry["end_frame"]
             frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run]).fetchone()
             for name, value in (("frame", frame), ("end_frame", end_frame)):
                 if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < frames):
                     raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {shown(value)})")
             if end_frame is not None and end_frame < frame:
                 raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
-            conn.execute(
-                "INSERT INTO annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [annotation_id, run, author, utcnow(), frame, end_frame, frame / fps,
-                 None if end_frame is None else end_frame / fps, _json(region), text.strip()],
-            )
-
-        self.connection.transaction(write)
-        return annotation_id
+            return [entry["id"], run, entry["author"], at, frame, end_frame, frame / fps,
+                    None if end_frame is None else end_frame / fps, _json(entry["region"]), entry["text"]]
+        raise LogError(f"table: cannot append to {table!r}")
 
     def bulk_insert(self, table: str, rows: pd.DataFrame) -> int:
         """Append a DataFrame to a log table by column name (an import: ~10⁶ rows/s, unlike row-by-row inserts)."""
