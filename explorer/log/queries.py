@@ -181,7 +181,9 @@ def _fresh_index(log: Log) -> RunsIndex | None:
         return None
     index = runs_index_for(log)
     index.refresh()
-    if index.suspects() and log.recover(every=REAP_EVERY_S):  # a running run's process is gone: mark it, as every reader would
+    # A running run's process looks gone (the mirror is current, so this is as fresh as a scan of the log): reap now, as
+    # every reader would, rather than at most every REAP_EVERY_S. Nothing looks gone: no scan of the runs' statuses at all.
+    if index.suspects() and log.recover():
         index.refresh()
     return index
 
