@@ -14,10 +14,13 @@ times, in this process, what the review panel's requests run on the server
   text search    runs(text="neon ocean", limit=50, me=...) + count_runs()       target <= 50 ms
 
 "before" runs the same calls through the queries module of --before (a git
-revision: no summary, no index) on the same logs, fewer times (its rating
-queries take seconds), and says whether both gave the same rows. Also timed:
+revision; default: the summary and prompt index without the runs index) on the
+same logs, fewer times, and says whether both gave the same rows. For each call
+it also prints the log statements one request runs on an unchanged log (now and
+before), with their time: where the time goes. Also timed:
 the first use of the summary and of the index (paid once per process and
-log), a page right after a new rating, a search right after a new run. Every
+log; the runs index too), a page right after a new rating, a search right
+after a new run and right after that run's status changes. Every
 figure is printed with the load average: the machine is shared.
 
     python bench/review_queries.py [--runs 1000000] [--ratings 8000000] [--votes 2000000] [--repeat 15] [--homes file,team]
@@ -149,8 +152,51 @@ def panel_request(queries, log: Log, filters: dict) -> tuple:
     return page, total
 
 
+class StatementCount:
+    """Counts the log statements (and their time) run inside ``with`` by wrapping the log's session: where a request's time goes."""
+
+    def __init__(self, log: Log):
+        self.log, self.statements = log, []
+
+    def __enter__(self):
+        from contextlib import contextmanager
+
+        original, statements = self.log.connection.session, self.statements
+
+        class Timed:
+            def __init__(self, conn):
+                self._conn = conn
+
+            def execute(self, sql, params=None):
+                t = time.perf_counter()
+                result = self._conn.execute(sql, params or [])
+                statements.append((time.perf_counter() - t, " ".join(sql.split())[:60]))
+                return result
+
+            def __getattr__(self, name):
+                return getattr(self._conn, name)
+
+        @contextmanager
+        def session():
+            with original() as conn:
+                yield Timed(conn)
+
+        self.log.connection.session = session
+        return self
+
+    def __exit__(self, *exc):
+        del self.log.connection.session  # the instance attribute: the class's method shows again
+
+    def __str__(self) -> str:
+        if not self.statements:
+            return "0 log statements"
+        each = ", ".join(f"{sql.split()[0]}…{sql[-25:]} {d * 1000:.1f} ms" for d, sql in self.statements)
+        return f"{len(self.statements)} log statement(s), {sum(d for d, _ in self.statements) * 1000:.1f} ms: {each}"
+
+
 def bench_home(name: str, log: Log, args, before) -> dict:
     from explorer.log import queries
+    from explorer.log.runs_index import runs_index_for
     from explorer.log.search import search_for
     from explorer.log.summary import summary_for
     from explorer.review.standings import Standings
@@ -163,6 +209,9 @@ def bench_home(name: str, log: Log, args, before) -> dict:
     t = time.perf_counter()
     search_for(log).refresh()
     print(f"  first use of the prompt index (read 1M prompts + build): {time.perf_counter() - t:.1f} s ({load()})", flush=True)
+    t = time.perf_counter()
+    runs_index_for(log).refresh()
+    print(f"  first use of the runs index (read 1M runs' listed columns, sort, encode): {time.perf_counter() - t:.1f} s ({load()})", flush=True)
     standings = Standings(log, "model")
     first, times, board = timed(standings.table, args.repeat)
     results["leaderboard"] = (first, times)
@@ -173,7 +222,13 @@ def bench_home(name: str, log: Log, args, before) -> dict:
         results[call] = (first, times, page, total)
         line = (f"  {call:22} first {first * 1000:8.1f} ms   p50 {pct(times, 50) * 1000:7.1f} ms   p95 {pct(times, 95) * 1000:7.1f} ms"
                 f"   (target <= {target} ms; {load()}; total {total:,})")
+        with StatementCount(log) as counted:
+            panel_request(queries, log, filters)
+        line += f"\n  {'':22} an unchanged log: {counted}"
         if before is not None:
+            with StatementCount(log) as counted:
+                panel_request(before, log, filters)
+            line += f"\n  {'':22} before: {counted}"
             b_first, b_times, (b_page, b_total) = timed(lambda: panel_request(before, log, filters), args.before_repeat)
             same = b_total == total and list(b_page["id"]) == list(page["id"]) and list(b_page["ratings"]) == list(page["ratings"])
             line += f"\n  {'':22} before: first {b_first * 1000:8.1f} ms   p50 {pct(b_times, 50) * 1000:7.1f} ms ({load()}); same rows: {same}"
@@ -191,6 +246,12 @@ def bench_home(name: str, log: Log, args, before) -> dict:
     t = time.perf_counter()
     page, total = panel_request(queries, log, CALLS[3][1])
     print(f"  search right after a new run (tail): {(time.perf_counter() - t) * 1000:.1f} ms ({load()}); total {total:,}", flush=True)
+    new = page.iloc[0]["id"]
+    log.finish_run(new, "failed", error="bench")
+    t = time.perf_counter()
+    page, total = panel_request(queries, log, CALLS[3][1])
+    print(f"  search right after a status change: {(time.perf_counter() - t) * 1000:.1f} ms ({load()}); "
+          f"its status {page.set_index('id').at[new, 'status']}", flush=True)
     return results
 
 
@@ -200,7 +261,7 @@ def main() -> None:
     parser.add_argument("--ratings", type=int, default=8_000_000)
     parser.add_argument("--votes", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--before", default="b94094a~1", help="git revision of the queries to compare with ('' for none)")
+    parser.add_argument("--before", default="625348a", help="git revision of the queries to compare with ('' for none; b94094a~1: no summary, no index)")
     parser.add_argument("--before-repeat", type=int, default=3)
     parser.add_argument("--homes", default="file,team")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "explorer-bench-review")

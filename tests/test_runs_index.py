@@ -173,3 +173,17 @@ def test_search_pages_from_the_index(home, lab):
         expected = log.query(f"SELECT id FROM runs {where} ORDER BY {order} LIMIT {args['limit']} OFFSET {args.get('offset', 0)}",
                              [args["text"], *([args["author"]] if "author" in args else [])])
         assert list(page["id"]) == list(expected["id"])
+
+
+def test_a_page_has_the_log_querys_columns_and_dtypes(lab):
+    """The page assembled in process is the DataFrame the log's own query gives (no limit: the log answers)."""
+    log = lab.log
+    ids = seed(log, 6)
+    log.rate(ids[1], 4, author="tester", tags=["x"])
+    log.finish_run(ids[2], "failed", error="boom")
+    for me in (None, "tester", "nobody"):
+        fast, slow = queries.runs(log, limit=50, me=me), queries.runs(log, me=me)
+        assert list(fast.columns) == list(slow.columns)
+        assert fast.dtypes.astype(str).to_dict() == slow.dtypes.astype(str).to_dict()
+        pd.testing.assert_frame_equal(fast, slow)
+        assert queries.runs(log, limit=50, me=me, as_records=True) == queries.runs(log, me=me, as_records=True)

@@ -1,7 +1,8 @@
 """Read queries over the log: runs with filters, the latest ratings, lineage.
 
-Ratings per run come from :mod:`explorer.log.summary` and prompt search goes through
-:mod:`explorer.log.search` (both kept in this process, the same for a file log and a team log).
+Ratings per run come from :mod:`explorer.log.summary`, prompt search goes through
+:mod:`explorer.log.search` and pages of runs from :mod:`explorer.log.runs_index`
+(all kept in this process, the same for a file log and a team log).
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     A DataFrame, or with ``as_records`` a list of dicts (what the CLI prints: no pandas import, ~0.6 s).
 
     The rating figures come from this process's per-run summary of the log
-    (:mod:`explorer.log.summary`, brought up to date first) and ``text`` is
-    matched through the prompt index (:mod:`explorer.log.search`), with the
-    results of ``prompt ILIKE '%text%'``. The page's run ids are found first —
-    by the summary alone for a sort or filter by rating, by the index alone for
-    a search sorted newest first, by the runs table otherwise — and then only
-    those runs are read and joined with their summaries; a rating filter or sort
-    combined with other filters joins the whole summary into the query instead.
+    (:mod:`explorer.log.summary`), ``text`` is matched through the prompt index
+    (:mod:`explorer.log.search`), with the results of ``prompt ILIKE '%text%'``,
+    and the runs themselves from the runs index (:mod:`explorer.log.runs_index`),
+    all three kept in this process. One "what changed?" look (a team log's
+    snapshot id; a file log's file stats, no statement) brings the runs index up
+    to date; the summary and the prompt index look at the log only when it
+    changed. The page's run ids are found first — by the summary alone for a sort
+    or filter by rating, by the prompt index alone for a search sorted newest
+    first, by the runs index otherwise — and the page is assembled in this
+    process. A page with no ``limit`` (or past ``runs_index.MAX_PAGE_END``), or a
+    rating filter or sort combined with other filters, is one query on the log
+    with the whole summary joined in, as before.
     """
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")

@@ -78,6 +78,7 @@ class PromptSearch:
         if extension is not None:
             self._db.execute("LOAD '" + str(extension).replace("'", "''") + "'")
         self._mark: int | None = None  # the greatest runs rowid held (index + tail)
+        self._tail_rows = 0  # rows in the tail table
         self._count = -1  # runs in the log at the last look
         self._cache: OrderedDict[tuple, list[str] | None] = OrderedDict()
         self.builds = 0  # index builds so far (tests and benchmarks read it)
@@ -93,6 +94,7 @@ class PromptSearch:
                 rows = self._log_arrow("SELECT rowid AS rid, id, created_at, prompt FROM runs")
                 self._db.execute("CREATE OR REPLACE TABLE docs AS SELECT rid, id, created_at, prompt FROM rows ORDER BY rid")
                 self._db.execute("CREATE OR REPLACE TABLE tail (rid BIGINT, id VARCHAR, created_at TIMESTAMP, prompt VARCHAR)")
+                self._tail_rows = 0
                 self._mark = max(-1, self._db.execute("SELECT coalesce(max(rid), -1) FROM docs").fetchone()[0])
                 self._build()
                 return
@@ -100,10 +102,12 @@ class PromptSearch:
             if rows.num_rows == 0:
                 return
             self._db.execute("INSERT INTO tail SELECT rid, id, created_at, prompt FROM rows")
+            self._tail_rows += rows.num_rows
             self._mark = max(self._mark, self._db.execute("SELECT max(rid) FROM tail").fetchone()[0])
             if self._db.execute("SELECT count(*) FROM tail").fetchone()[0] >= REBUILD_TAIL:
                 self._db.execute("INSERT INTO docs SELECT * FROM tail ORDER BY rid")
                 self._db.execute("DELETE FROM tail")
+                self._tail_rows = 0
                 self._build()
 
     def matching(self, text: str) -> list[str] | None:
@@ -123,7 +127,8 @@ class PromptSearch:
                     self._cache.popitem(last=False)
             if indexed is None:
                 return None
-            tail = self._db.execute("SELECT created_at, id FROM tail WHERE prompt ILIKE '%' || ? || '%'", [text]).fetchall()
+            tail = self._db.execute("SELECT created_at, id FROM tail WHERE prompt ILIKE '%' || ? || '%'", [text]).fetchall() \
+                if self._tail_rows else []  # no tail (the common case): no statement
             if not tail:
                 return [i for _, i in indexed]
             # newest first, then by id: the order of queries.SORTS["newest"]
