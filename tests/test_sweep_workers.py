@@ -344,6 +344,31 @@ def test_a_kernel_interrupt_cancels_the_sweep_then_is_raised_again(tmp_path, wor
     assert sum("before it started" in r["error"] for r in made) == 2
 
 
+def test_a_second_interrupt_stops_waiting_and_leaves_no_run_of_a_file_log_running(tmp_path, workers_on):
+    """On a file log only the kernel writes the rows: when it stops waiting, it ends the runs it handed out."""
+    import _thread
+
+    lab = explorer.open(tmp_path / "log.duckdb", author="ada")
+    workers = workers_on(lab)
+    # 3 s a step: a cancelled worker stops only at its next step, so the second interrupt surely comes first
+    sweep_id, cells, requests = lab.plan_sweep("forest", {"seed": [1, 2, 3, 4]}, **{**SMALL, "steps": 4}, extra={"pace": 3.0})
+
+    def interrupt_twice() -> None:
+        watcher = explorer.open(tmp_path / "log.duckdb")
+        wait_for("both workers to be making a cell", lambda: len(running(watcher, sweep_id)) == 2)
+        _thread.interrupt_main()
+        wait_for("the cells not started to be logged cancelled", lambda: len(
+            [r for r in rows(watcher, sweep_id) if isinstance(r["error"], str) and "before it started" in r["error"]]) == 2)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_twice, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        workers.run(sweep_id, cells, requests, progress=False)
+    made = rows(lab, sweep_id)
+    assert sorted(r["status"] for r in made) == ["cancelled", "cancelled", "interrupted", "interrupted"]
+    assert all("the kernel stopped waiting" in r["error"] for r in made if r["status"] == "interrupted")
+
+
 def test_a_worker_killed_mid_cell_has_its_cell_run_again_on_another_worker(tmp_path, workers_on):
     lab = explorer.open(tmp_path / "log.duckdb", author="ada")
     workers = workers_on(lab)
