@@ -105,6 +105,7 @@ class RunsIndex:
         self.builds = 0  # full reads of the runs (tests and benchmarks read it)
         self.changes = 0  # refreshes that found the log changed
         self.inserts = 0  # runs taken in since the first build (the prompt index needs a refresh only after one)
+        self._last: tuple | None = None  # the last filters' matches, until the next change (select)
 
     # -- freshness ----------------------------------------------------------------------------------
 
@@ -248,23 +249,14 @@ class RunsIndex:
         ``sort``: newest or oldest. ``limit=0`` asks for the total only.
         """
         with self._lock:
-            mask = self._mask(filters)
-            ids_filter = filters.get("ids")
-            wanted = None if ids_filter is None else set(ids_filter)
-            if found is not None:
-                wanted = set(found) if wanted is None else wanted & set(found)
-            if wanted is not None:
-                positions = np.fromiter((self._pos[i] for i in wanted if i in self._pos), dtype="int64")
-                positions.sort()  # newest order
-                if mask is not None:
-                    positions = positions[mask[positions]]
-                if sort == "oldest":
-                    positions = _by_oldest(positions, self._created)
-            elif sort == "oldest":
-                positions = self._oldest if mask is None else self._oldest[mask[self._oldest]]
+            key = (self.changes, tuple(sorted((k, v) for k, v in filters.items() if k != "ids" and v is not None)), sort)
+            last = self._last
+            if found is None and filters.get("ids") is None and last is not None and last[0][:2] == key[:2] and (limit == 0 or last[0] == key):
+                positions, tail = self._last[1]  # the same filters since the last change: a panel asks for the page, then the total
             else:
-                positions = np.arange(len(self._ids)) if mask is None else np.flatnonzero(mask)
-            tail = [row for run_id, row in self._tail.items() if (wanted is None or run_id in wanted) and _matches(row, filters)]
+                positions, tail = self._matching(filters, found, sort)
+                if found is None and filters.get("ids") is None:
+                    self._last = (key, (positions, tail))
             total = int(len(positions)) + len(tail)
             if limit == 0:
                 return [], total
@@ -276,6 +268,27 @@ class RunsIndex:
             keyed.sort(key=lambda k: k[1])
             keyed.sort(key=lambda k: k[0], reverse=sort != "oldest")  # stable: id ascending within a created_at
             return [i for _, i in keyed[offset:end]], total
+
+    def _matching(self, filters: dict, found: list[str] | None, sort: str) -> tuple[np.ndarray, list[dict]]:
+        """Base positions matching, in ``sort`` order, and the tail's matching rows (unordered)."""
+        mask = self._mask(filters)
+        ids_filter = filters.get("ids")
+        wanted = None if ids_filter is None else set(ids_filter)
+        if found is not None:
+            wanted = set(found) if wanted is None else wanted & set(found)
+        if wanted is not None:
+            positions = np.fromiter((self._pos[i] for i in wanted if i in self._pos), dtype="int64")
+            positions.sort()  # newest order
+            if mask is not None:
+                positions = positions[mask[positions]]
+            if sort == "oldest":
+                positions = _by_oldest(positions, self._created)
+        elif sort == "oldest":
+            positions = self._oldest if mask is None else self._oldest[mask[self._oldest]]
+        else:
+            positions = np.arange(len(self._ids)) if mask is None else np.flatnonzero(mask)
+        tail = [row for run_id, row in self._tail.items() if (wanted is None or run_id in wanted) and _matches(row, filters)]
+        return positions, tail
 
     def rows(self, run_ids: list[str]) -> list[dict]:
         """The shown columns of ``run_ids`` (those held), as dicts, in that order."""
