@@ -1,6 +1,6 @@
 """File log against team log, side by side: 1, 8 and 16 writer processes, at full speed and at human pace.
 
-    python bench/team_writes.py [--seconds 10] [--human-seconds 15] [--processes 1,8,16] [--homes file,team] [--machines 2]
+    python bench/team_writes.py [--seconds 10] [--human-seconds 15] [--processes 1,8,16] [--homes file,team] [--machines 1,2]
 
 A write is ``lab.rate(run, score, tags=...)`` on a pre-made run, from its own process
 (its own author). *Full speed*: every writer writes back to back for ``--seconds``.
@@ -11,13 +11,15 @@ by id). The team log is DuckLake on a throwaway PostgreSQL (tests/postgres.py) w
 its data in a temporary folder. Targets (team log): 16 writers at human pace p99 <=
 250 ms and 0 lost; 16 at full speed >= 100 writes/s in total.
 
-The writers are split over ``--machines`` "machines": each its own temporary folder (TMPDIR), so
-its own turn lock and group-commit spool (explorer/log/group_commit.py), as on separate hosts;
-their commits meet in PostgreSQL. On the team log the bench also counts DuckLake snapshots, one
-per commit: *writes per commit* shows how many writes the group commit carried in each.
+On the team log the writers are split over 1, then 2 "machines" (``--machines``), each its
+own temporary folder (TMPDIR), so its own turn lock and group-commit spool
+(explorer/log/group_commit.py), as on separate hosts; their commits meet in PostgreSQL. The
+bench also counts DuckLake snapshots, one per commit: *writes/commit* is how many writes the
+group commit carried in each.
 
-Writers are started once per home (16 processes, each opens the log once) and reused
-for every phase; the ones a phase does not use sit idle.
+Writers are started once per home (16 processes, each opens the log once and writes one
+warm-up rating, left out of every figure) and reused for every phase; the ones a phase
+does not use sit idle.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import explorer  # noqa: E402
 def writer(index: int, db: str, storage: str | None, runs: list[str], orders, answers) -> None:
     """One writer process: opens the log once, then runs each phase it is sent until told to stop."""
     lab = explorer.open(db, storage=storage, author=f"w{index:02d}")
+    lab.rate(runs[index % len(runs)], 3, tags=["warm-up"])  # one-time costs (first commit, the team turn's connection) before timing
     answers.put(("ready", index))
     rng = random.Random(index)
     while True:
@@ -168,41 +171,46 @@ def main() -> None:
     parser.add_argument("--human-seconds", type=float, default=15.0, help="length of each human-pace phase (one write a second per writer)")
     parser.add_argument("--processes", default="1,8,16", help="writer counts, comma-separated")
     parser.add_argument("--homes", default="file,team", help="file, team or both")
-    parser.add_argument("--machines", type=int, default=2, help="machines the writers are split over (each its own TMPDIR)")
+    parser.add_argument("--machines", default="1,2", help="team log: machine counts to split the writers over (each its own TMPDIR)")
     args = parser.parse_args()
+    machine_counts = [int(m) for m in args.machines.split(",")]
     counts = [int(n) for n in args.processes.split(",")]
     print(f"machine: {machine()}; load average at start {load()}", flush=True)
     from postgres import PostgresServer
 
     postgres = PostgresServer().start() if "team" in args.homes else None
+    setups = [("file", 1)] if "file" in args.homes.split(",") else []
+    setups += [("team", m) for m in machine_counts] if "team" in args.homes.split(",") else []
     rows = []
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for kind in args.homes.split(","):
-                home = Path(folder) / kind
+            for kind, m in setups:
+                home = Path(folder) / f"{kind}-{m}"
                 home.mkdir()
                 db, storage = start_home(kind, home, postgres)
-                machines = [home / f"machine-{m}" for m in range(args.machines)]
-                for folder in machines:
-                    folder.mkdir()
-                rows += bench_home(kind, db, storage, counts, args.seconds, args.human_seconds, machines)
+                machines = [home / f"machine-{i}" for i in range(m)]
+                for machine_folder in machines:
+                    machine_folder.mkdir()
+                print(f"-- {kind} log, writers on {m} machine(s)", flush=True)
+                rows += [dict(r, machines=m) for r in bench_home(kind, db, storage, counts, args.seconds, args.human_seconds, machines)]
     finally:
         if postgres:
             postgres.stop()
     print(f"\nload average at end {load()}\n")
-    print(f"{args.machines} machine(s)\n")
-    print("| writers | pace | file: writes/s | p50 | p99 | lost | team: writes/s | p50 | p99 | lost | writes/commit |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    by = {(r["home"], r["writers"], r["pace"]): r for r in rows}
+    labels = [(kind, m, "file" if kind == "file" else f"team, {m} machine{'s' * (m > 1)}") for kind, m in setups]
+    print("| writers | pace | " + " | ".join(f"{label}: writes/s | p50 | p99 | lost" + (" | writes/commit" if kind == "team" else "")
+                                         for kind, _, label in labels) + " |")
+    print("| --- | --- | " + " | ".join("--- | --- | --- | ---" + (" | ---" if kind == "team" else "") for kind, _, _ in labels) + " |")
+    by = {(r["home"], r["machines"], r["writers"], r["pace"]): r for r in rows}
     for n in counts:
         for pace in ("full", "human"):
             cells = []
-            for kind in ("file", "team"):
-                r = by.get((kind, n, pace))
-                cells += ["–"] * 4 if r is None else [f"{r['per_s']:.0f}", f"{r['p50'] * 1000:.0f} ms", f"{r['p99'] * 1000:.0f} ms",
-                                                      f"{r['lost']}" + (f" ({r['errors']} errors)" if r["errors"] else "")]
-            team = by.get(("team", n, pace))
-            cells.append(f"{team['per_commit']:.1f}" if team and team["per_commit"] else "–")
+            for kind, m, _ in labels:
+                r = by[(kind, m, n, pace)]
+                cells += [f"{r['per_s']:.0f}", f"{r['p50'] * 1000:.0f} ms", f"{r['p99'] * 1000:.0f} ms",
+                          f"{r['lost']}" + (f" ({r['errors']} errors)" if r["errors"] else "")]
+                if kind == "team":
+                    cells.append(f"{r['per_commit']:.1f}" if r["per_commit"] else "–")
             print(f"| {n} | {pace} | " + " | ".join(cells) + " |")
 
 

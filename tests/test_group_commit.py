@@ -86,13 +86,13 @@ def _in_threads(url, storage, calls):
     return labs, threads, results
 
 
-def test_waiting_appends_share_one_commit_and_a_bad_one_gets_its_own_error(team):
+def test_waiting_appends_share_one_commit_and_bad_ones_are_refused_before_they_wait(team):
     url, storage, lab, runs = team
     calls = [
         lambda lab: lab.rate(runs[0], 4, tags=["warm"]),
         lambda lab: lab.vote(runs[1], runs[2]),
-        lambda lab: lab.rate("no-such-run", 3),
         lambda lab: lab.annotate(runs[0], "the sky flickers", frame=0),
+        lambda lab: lab.rate("no-such-run", 3),
         lambda lab: lab.annotate(runs[1], "past the end", frame=10_000),
     ]
     labs, threads, results = _in_threads(url, storage, calls)
@@ -100,16 +100,18 @@ def test_waiting_appends_share_one_commit_and_a_bad_one_gets_its_own_error(team)
     with _holding_the_turn(lab):
         for thread in threads:
             thread.start()
-        _wait_for(lambda: len(list(_spool(lab).glob("*.req"))) == len(calls), "every append to wait in the spool")
+        threads[3].join(timeout=120)
+        threads[4].join(timeout=120)  # answered at once: checks that read the log are made before an append waits
+        _wait_for(lambda: len(list(_spool(lab).glob("*.req"))) == 3, "the three good appends to wait in the spool")
     for thread in threads:
         thread.join(timeout=120)
 
-    rating, vote, unknown, note, past_end = results
+    rating, vote, note, unknown, past_end = results
     assert isinstance(unknown, LogError) and "no run 'no-such-run'" in str(unknown)
     assert isinstance(past_end, LogError) and "frame: must be a frame number" in str(past_end)
     assert lab.log.query("SELECT id, score, tags FROM ratings").to_dict("records") == [{"id": rating, "score": 4, "tags": ["warm"]}]
     assert lab.log.query("SELECT id FROM votes").id.tolist() == [vote]
-    assert lab.log.query("SELECT id, text FROM annotations").to_dict("records") == [{"id": note, "text": "the sky flickers"}]
+    assert lab.log.query("SELECT id, text, time_s FROM annotations").to_dict("records") == [{"id": note, "text": "the sky flickers", "time_s": 0.0}]
     assert _snapshots(lab) == before + 1  # three rows, one commit
     assert list(_spool(lab).iterdir()) == []  # every answer read, nothing left behind
     for other in labs:

@@ -13,12 +13,15 @@ waiting appends in one transaction:
   the log (``<pid>-<row id>.req``), then, until it is answered, looks for its
   answer and tries to take the turn;
 - the writer that takes the turn *leads*: it claims every waiting append
-  (renames ``.req`` to ``.claimed``, up to :data:`MAX_BATCH`), applies each with
-  the same code a lone writer runs, commits once, and answers each writer in a
-  ``.done`` file (``{}``, or the error that append alone met);
-- an append whose own check fails (an unknown run id) is answered with its
-  error and the others still commit; if the commit itself fails, every append
-  is retried in a transaction of its own, so each writer gets its own answer.
+  (renames ``.req`` to ``.claimed``, up to :data:`MAX_BATCH`), inserts their
+  rows with one statement per table, commits once, and answers each writer in
+  a ``.done`` file (``{}``, or the error that append alone met);
+- every check that reads the log (is there such a run? how many frames has
+  it?) is made by the asking writer before it spools its append, so a leader
+  reads nothing: the shared, one-at-a-time part of a write stays short. An
+  entry a leader cannot use (a malformed file) is answered with its error and
+  the others still commit; if the commit itself fails, every append is
+  retried in a transaction of its own, so each writer gets its own answer.
 
 An answer is written only after the commit, so a writer that returns has its
 row in the log, as before. What the folder is for when things go wrong:
@@ -64,7 +67,7 @@ FIRST_POLL_S = 0.0005  # a waiter looks for its answer (and the turn) this soon,
 MAX_POLL_S = 0.005  # ...up to every 5 ms: a commit takes ~15 ms, so an answer is seen at most a third of a commit late
 TABLES = ("ratings", "votes", "annotations")  # what can be appended: rows that are only ever added, each with its own id
 
-Row = Callable[[duckdb.DuckDBPyConnection, dict], list]  # an entry's row, checked against the log (raises before any write)
+Row = Callable[[duckdb.DuckDBPyConnection, dict], list]  # an entry's row, in its table's column order (raises before any write)
 
 
 class GroupCommit:
@@ -108,11 +111,14 @@ class GroupCommit:
             if connection._thread_lock.acquire(blocking=False):  # one leader per process: flock is per process, not per thread
                 try:
                     if connection._take_turn():
+                        team = connection._take_team_turn(deadline)  # before the spool is read: the batch grows meanwhile
                         try:
                             connection._turn_depth += 1
                             self._lead(row, own=request)
                         finally:
                             connection._turn_depth -= 1
+                            if team:
+                                connection._give_team_turn()
                             connection._give_turn()
                         continue  # our own answer is written now (unless the batch was full without it)
                 finally:
@@ -173,7 +179,7 @@ class GroupCommit:
                 try:
                     rows.setdefault(entry["table"], []).append(row(conn, entry))
                     outcomes.append({})
-                except Exception as exc:  # LogError, RequestError, a malformed entry: this append's own, found before any write
+                except Exception as exc:  # a malformed entry: this append's own fault, found before any write
                     outcomes.append(_failure(exc))
             for table, values in rows.items():
                 insert_rows(conn, table, values)  # one statement a table: ~5 ms for 15 rows against ~20 row by row

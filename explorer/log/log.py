@@ -369,13 +369,20 @@ class Log:
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise LogError(f"score: must be a whole number from 1 to 5 (got {shown(score)})")
         check(author=author, note=note)
-        return self._append("ratings", run=run_id, author=author, score=score, tags=_clean_tags(tags), note=note or None)
+        tags = _clean_tags(tags)
+        with self.connection.session() as conn:
+            run = self._resolve(conn, run_id)
+        return self._append("ratings", run=run, author=author, score=score, tags=tags, note=note or None)
 
     def vote(self, winner: str, loser: str, *, author: str, tie: bool = False) -> str:
         check(author=author)
         if not isinstance(tie, bool):  # "yes" or 0.5 is not a tie; strict, like the REST API
             raise RequestError([f"tie: must be True or False (got {shown(tie)})"])
-        return self._append("votes", winner=winner, loser=loser, author=author, tie=tie)
+        with self.connection.session() as conn:
+            won, lost = self._resolve(conn, winner), self._resolve(conn, loser)
+        if won == lost:
+            raise LogError(f"a vote needs two different runs (got {won} twice)")
+        return self._append("votes", winner=won, loser=lost, author=author, tie=tie)
 
     def annotate(self, run_id: str, text: str, *, author: str, frame: int = 0, end_frame: int | None = None,
                  region: dict[str, float] | None = None) -> str:
@@ -385,45 +392,26 @@ class Log:
             raise LogError("text: an annotation needs some text")
         if region is not None:
             _check_region(region)
-        return self._append("annotations", run=run_id, author=author, frame=frame, end_frame=end_frame, region=region,
-                            text=text.strip())
+        with self.connection.session() as conn:
+            run = self._resolve(conn, run_id)
+            frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run]).fetchone()
+        for name, value in (("frame", frame), ("end_frame", end_frame)):
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < frames):
+                raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {shown(value)})")
+        if end_frame is not None and end_frame < frame:
+            raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
+        return self._append("annotations", run=run, author=author, frame=frame, end_frame=end_frame, time_s=frame / fps,
+                            end_time_s=None if end_frame is None else end_frame / fps, region=region, text=text.strip())
 
     def _append(self, table: str, **fields: Any) -> str:
-        """Append one reviewer row: checked by :meth:`_append_row` and written in whichever process commits it.
+        """Append one reviewer row, checked and with its runs found already (runs are never deleted: it stays true).
 
-        On a team log the commit may be another process's (explorer/log/group_commit.py), so the row travels as
-        JSON, and its time is taken here, when it was asked for.
+        On a team log another process may commit it (explorer/log/group_commit.py): the row travels as JSON, its time
+        taken here, when it was asked for, and everything that reads the log was done here, off the shared commit.
         """
         row_id = new_id()
-        self.connection.append({"table": table, "id": row_id, "created_at": utcnow().isoformat(), **fields}, self._append_row)
+        self.connection.append({"table": table, "id": row_id, "created_at": utcnow().isoformat(), **fields}, _append_row)
         return row_id
-
-    def _append_row(self, conn: duckdb.DuckDBPyConnection, entry: dict) -> list:
-        """The row of one :meth:`_append` entry, checked against the log; the connection inserts it (a batch's rows at once).
-
-        Every check raises before anything is written, so a batch's other rows still commit.
-        """
-        at = datetime.fromisoformat(entry["created_at"])
-        table = entry["table"]
-        if table == "ratings":
-            return [entry["id"], self._resolve(conn, entry["run"]), entry["author"], at, entry["score"], entry["tags"], entry["note"]]
-        if table == "votes":
-            won, lost = self._resolve(conn, entry["winner"]), self._resolve(conn, entry["loser"])
-            if won == lost:
-                raise LogError(f"a vote needs two different runs (got {won} twice)")
-            return [entry["id"], won, lost, entry["tie"], entry["author"], at]
-        if table == "annotations":
-            run = self._resolve(conn, entry["run"])
-            frame, end_frame = entry["frame"], entry["end_frame"]
-            frames, fps = conn.execute("SELECT frames, fps FROM runs WHERE id = ?", [run]).fetchone()
-            for name, value in (("frame", frame), ("end_frame", end_frame)):
-                if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < frames):
-                    raise LogError(f"{name}: must be a frame number from 0 to {frames - 1} (got {shown(value)})")
-            if end_frame is not None and end_frame < frame:
-                raise LogError(f"end_frame: must not come before frame {frame} (got {end_frame})")
-            return [entry["id"], run, entry["author"], at, frame, end_frame, frame / fps,
-                    None if end_frame is None else end_frame / fps, _json(entry["region"]), entry["text"]]
-        raise LogError(f"table: cannot append to {table!r}")
 
     def bulk_insert(self, table: str, rows: pd.DataFrame) -> int:
         """Append a DataFrame to a log table by column name (an import: ~10⁶ rows/s, unlike row-by-row inserts)."""
@@ -484,6 +472,20 @@ class Log:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
+
+
+def _append_row(conn: duckdb.DuckDBPyConnection, entry: dict) -> list:
+    """The row of one :meth:`Log._append` entry, in its table's column order (no reads: the asker checked it)."""
+    at = datetime.fromisoformat(entry["created_at"])
+    table = entry["table"]
+    if table == "ratings":
+        return [entry["id"], entry["run"], entry["author"], at, entry["score"], entry["tags"], entry["note"]]
+    if table == "votes":
+        return [entry["id"], entry["winner"], entry["loser"], entry["tie"], entry["author"], at]
+    if table == "annotations":
+        return [entry["id"], entry["run"], entry["author"], at, entry["frame"], entry["end_frame"], entry["time_s"], entry["end_time_s"],
+                _json(entry["region"]), entry["text"]]
+    raise LogError(f"table: cannot append to {table!r}")
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
