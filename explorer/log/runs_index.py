@@ -18,7 +18,8 @@ compare over 1M small integers (~1 ms), a page a slice of the matching
 positions, the total their count; only the page's 50 rows become Python values.
 Not an in-memory DuckDB like the summary's: measured at 1M runs on this
 machine, a filtered count there took ~20 ms and a 50-id lookup ~6 ms, already
-the whole budget.
+the whole budget. The cost is memory: the listed columns of every run (prompts
+included) stay in each process that lists runs.
 
 "What changed?" costs at most one cheap look per request, and none in
 SQL on a file log:
@@ -32,6 +33,8 @@ SQL on a file log:
 - **file log**: ``os.stat`` of the database file and its write-ahead log (size
   and mtime). Every commit, by any process, appends to the WAL or (at a
   checkpoint) rewrites the file, so an unchanged pair means an unchanged log.
+  (A commit appends to the WAL, so its size moves even within one tick of the
+  kernel's coarse mtime clock; a checkpoint removes the WAL.)
   Changed: runs added since (``rowid > mark``; runs are never deleted) and a
   fresh read of every run the mirror holds as ``running`` or ``interrupted``.
 
