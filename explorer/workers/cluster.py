@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 CLIENT_ADDRESS = re.compile(r"^ray://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 MAX_WORKERS = 1024
+CLIENT_ATTEMPTS = 3  # a ray:// connection the head fails to set up is asked for again, up to this many times in all
 
 _connected: str | None = None  # the ray:// address this module connected to (it may reuse its own connection)
 
@@ -132,7 +133,16 @@ def open_cluster(target: Target) -> Cluster:
                 # No address: RAY_ADDRESS, else a `ray start` cluster on this machine, else a new local one (kept for the next sweep).
                 ray.init(include_dashboard=False, logging_level=logging.WARNING)
             else:
-                ray.init(target.address, logging_level=logging.WARNING)
+                for attempt in range(CLIENT_ATTEMPTS):
+                    try:
+                        ray.init(target.address, logging_level=logging.WARNING)
+                        break
+                    except ConnectionError as exc:
+                        # The head's client server starts a server per client, and on a busy head that one can miss its own
+                        # start-up deadline ("Initialization failure from server"): transient, so ask again.
+                        if "initialization failure" not in str(exc).lower() or attempt + 1 == CLIENT_ATTEMPTS:
+                            raise
+                        ray.shutdown()  # whatever the failed attempt left connected
                 _connected = target.address
         except Exception as exc:  # noqa: BLE001 - whatever Ray raises (ConnectionError, grpc errors, timeouts): one line
             hint = ""
