@@ -7,13 +7,11 @@ another process adds a run, rates one, or changes a run's status.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pandas as pd
-import pytest
 
 from explorer.log import queries
 from explorer.log.runs_index import runs_index_for

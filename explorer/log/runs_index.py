@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
