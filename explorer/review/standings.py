@@ -59,10 +59,18 @@ class Standings:
         self._stars: dict[Any, list[float]] = {}  # group -> [n, sum, sum of squares]
         self._runs: dict[Any, int] = {}
         self._runs_stamp: tuple = ()
+        self._changes_seen = -1  # the runs index's count of changes to the log when the folds last ran
         self.votes_total = self.votes_within = self.votes_outside = 0  # votes folded in; within one group; a group unknown
 
     def table(self) -> pd.DataFrame:
+        from explorer.log.runs_index import runs_index_for
+
         with self._lock:
+            index = runs_index_for(self.log)
+            index.refresh()  # one look at the log (a file's stat; a team log's snapshot id) says whether anything changed
+            if index.changes == self._changes_seen:
+                return self._table(self._runs)  # nothing written since the last table: no statement (3 round trips on a team log)
+            self._changes_seen = index.changes
             self._fold_votes()
             self._fold_ratings()
             stamp = tuple(self.log.query("SELECT count(*) AS n, max(coalesce(finished_at, created_at)) AS t FROM runs").iloc[0])
