@@ -198,6 +198,9 @@ class LogConnection:
             self._release()
             self._closed = True
 
+    def prepare_writes(self) -> None:
+        """Nothing to open ahead of a file log's first write (a team log opens its turn's connection)."""
+
     def release(self) -> None:
         """Give the file back now (it is reopened on next use)."""
         with self._thread_lock:

@@ -46,6 +46,7 @@ class CellWorker:
         if media is None:
             # create=False: the driver made the log; a worker that finds none (another machine, another path) must say so, not make one.
             self.lab: Lab | None = Lab.on(Log(db, storage=storage, create=False), author)
+            self.lab.log.connection.prepare_writes()  # the team turn's connection now, not in the first cell
         else:
             # Not opened (the driver holds it), but there: a worker that sees another file system must say so.
             if not Path(db).is_file():
