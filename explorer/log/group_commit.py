@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import duckdb
 
 from explorer.log.connection import LogBusy, insert_rows
+from explorer.log.recovery import process_alive
 
 if TYPE_CHECKING:
     from explorer.log.lake import LakeConnection
@@ -280,13 +281,6 @@ def _write_atomically(path: Path, text: str) -> None:
 def _alive(name: str) -> bool:
     """Whether the process whose pid starts ``name`` (``<pid>-...``) still runs on this machine."""
     try:
-        pid = int(name.split("-", 1)[0])
+        return process_alive(int(name.split("-", 1)[0]))
     except ValueError:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
