@@ -38,6 +38,7 @@ import random
 import tempfile
 import threading
 import time
+import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,6 +333,7 @@ class LakeConnection:
                                                   application_name="clip-explorer turn")
             except psycopg.Error:
                 return None  # the server is gone: tried again at the next write
+            weakref.finalize(self, self._team_turn.close)  # a log dropped without close() still hangs up
         return self._team_turn
 
     def _give_team_turn(self) -> None:
