@@ -66,11 +66,12 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from explorer.log.per_log import PerLog
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -370,14 +371,9 @@ def _fix_ties(order: np.ndarray, created: np.ndarray) -> np.ndarray:
     return order
 
 
-_indexes: "weakref.WeakKeyDictionary[Any, RunsIndex]" = weakref.WeakKeyDictionary()
-_indexes_lock = threading.Lock()
+_indexes: PerLog[RunsIndex] = PerLog(RunsIndex)
 
 
 def runs_index_for(log: Any) -> RunsIndex:
     """The runs index of ``log`` in this process (made on first use, dropped with the log)."""
-    with _indexes_lock:
-        index = _indexes.get(log)
-        if index is None:
-            index = _indexes[log] = RunsIndex(log)
-        return index
+    return _indexes.get(log)

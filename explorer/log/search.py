@@ -38,7 +38,6 @@ downloaded). Without it, search falls back to the scan.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from typing import Any
 import duckdb
 
 from explorer.log.connection import CONNECT_CONFIG
+from explorer.log.per_log import PerLog
 
 WORD = r"[\p{L}\p{N}]+"
 NOT_WORD = r"[^\p{L}\p{N}]+"
@@ -170,14 +170,9 @@ class PromptSearch:
             return conn.execute(sql, params or []).to_arrow_table()
 
 
-_searches: "weakref.WeakKeyDictionary[Any, PromptSearch]" = weakref.WeakKeyDictionary()
-_searches_lock = threading.Lock()
+_searches: PerLog[PromptSearch] = PerLog(PromptSearch)
 
 
 def search_for(log: Any) -> PromptSearch:
     """The prompt search of ``log`` in this process (made on first use, dropped with the log)."""
-    with _searches_lock:
-        search = _searches.get(log)
-        if search is None:
-            search = _searches[log] = PromptSearch(log)
-        return search
+    return _searches.get(log)

@@ -40,12 +40,12 @@ but a summary depends on ratings alone, so run updates need no fold.
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from explorer.log.connection import CONNECT_CONFIG, records
+from explorer.log.per_log import PerLog
 
 if TYPE_CHECKING:  # imported where used: a CLI command that reads no summary pays for neither (~0.9 s together)
     import pandas as pd
@@ -289,14 +289,9 @@ def _rating_filters(tag: str | None, min_rating: float | None) -> tuple[str, lis
 
 _ORDER = {"newest": "created_at DESC, run_id", "oldest": "created_at ASC, run_id", "rating": "rating DESC, created_at DESC"}
 
-_summaries: "weakref.WeakKeyDictionary[Any, RatingSummary]" = weakref.WeakKeyDictionary()
-_summaries_lock = threading.Lock()
+_summaries: PerLog[RatingSummary] = PerLog(RatingSummary)
 
 
 def summary_for(log: Any) -> RatingSummary:
     """The rating summary of ``log`` in this process (made on first use, dropped with the log)."""
-    with _summaries_lock:
-        summary = _summaries.get(log)
-        if summary is None:
-            summary = _summaries[log] = RatingSummary(log)
-        return summary
+    return _summaries.get(log)
