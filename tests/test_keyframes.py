@@ -332,3 +332,26 @@ def test_long_multi_prompt_windows_get_the_prompt_in_force(diffusers_backend, ti
     # whose middles are frames 6, 14, 22 and 28; the step holds the forest until frame 20
     assert kwargs["prompt_segments"] == [{"start_window": w, "end_window": w, "text": text}
                                          for w, text in enumerate([FOREST, FOREST, FIRE, FIRE])]
+
+
+def test_long_multi_prompt_makes_a_keyframed_clip_end_to_end(lab, diffusers_backend, tiny, monkeypatch):
+    from diffusers import LTXI2VLongMultiPromptPipeline
+
+    texts = []
+    original = LTXI2VLongMultiPromptPipeline.encode_prompt
+
+    @functools.wraps(original)
+    def spy(self, prompt, *args, **kwargs):
+        texts.append(prompt[0] if isinstance(prompt, list) else prompt)
+        return original(self, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(LTXI2VLongMultiPromptPipeline, "encode_prompt", spy)
+    keys = {"prompt": {0: {"value": FOREST, "ease": "step"}, 12: FIRE}}
+    run = lab.generate("a kite", keyframes=keys, progress=False,
+                       **_diffusers(tiny["long"], frames=17, width=32, height=32, extra={"temporal_tile_size": 8, "temporal_overlap": 4}))
+    run.raise_for_status()
+    # the window pipeline returns its fused windows whole (more frames than asked); the clip keeps the frames the request asked for
+    assert read_frames(run.media).shape == (17, 32, 32, 3)
+    # 17 frames: 5 latent frames, windows of 2 overlapping by 1: one prompt encoded per window, the forest first, the fire last
+    assert len(texts) >= 2 and texts[0] == FOREST and texts[-1] == FIRE and set(texts) == {FOREST, FIRE}
+    assert lab.run(run.id).request.keyframes == Request(prompt="x", frames=17, keyframes=keys).keyframes  # logged as asked

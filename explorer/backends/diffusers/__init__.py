@@ -157,12 +157,17 @@ class DiffusersBackend(Backend):
         layout = LatentLayout(pipe, request.height, request.width)
         previewer = Previewer(layout, self.projections, float(request.extra.get("preview_rate", 4.0)), self._tiny_vae(request, options))
 
+        # The window pipeline hands over the whole clip's starting latents as "latents", not the window being denoised.
+        windowed = keyframes.mechanism(type(pipe)) == "windows"
+
         def on_step_end(pipeline: Any, index: int, timestep: Any, tensors: dict) -> dict:
-            latents = tensors.get("latents")
+            latents = None if windowed else tensors.get("latents")
             total = getattr(pipeline, "num_timesteps", None) or request.steps
             final = index + 1 >= total
             control.step(index + 1, total, previewer(latents, final=final) if latents is not None else None)
-            return tensors
+            # Nothing is changed, so nothing goes back: a pipeline that sets "latents" from the callback's output
+            # (LTXI2VLongMultiPromptPipeline puts it into its packed window latents) must keep its own.
+            return {}
 
         if "callback_on_step_end" in signature:
             kwargs["callback_on_step_end"] = on_step_end
@@ -182,6 +187,8 @@ class DiffusersBackend(Backend):
             if free_noise:  # the cached pipeline goes back as it was, for runs without keyframes
                 keyframes.disable(pipe)
         frames = frames_from_output(output)
+        if windowed and len(frames) > request.frames:  # fused windows come back whole (33 frames asked, 45 made): cut the tail
+            frames = frames[: request.frames]
         check_picture(frames)
         if previewer.last_latents is not None and (layout.class_name, layout.channels) not in self.projections:
             fitted = fit_projection(layout, previewer.last_latents, frames)
