@@ -115,3 +115,14 @@ def test_the_module_examples_run():
     from explorer.widgets import differences
 
     assert doctest.testmod(differences).failed == 0
+
+
+def test_keyframes_are_named_when_they_tell_clips_apart():
+    plain = Request(prompt="a forest", frames=48)
+    keyed = plain.replace(keyframes={"prompt": {0: "a quiet forest", 47: {"value": "the forest on fire", "ease": "smooth"}},
+                                     "guidance": {0: 3, 47: 9}})
+    d = describe_differences([plain, keyed])
+    assert d["labels"] == ["no keyframes", "keyframes prompt “a quiet forest”→“the forest on fire”, guidance 3→9"]
+    same = describe_differences([keyed, keyed.replace(seed=5)])
+    assert same["labels"] == ["seed 0", "seed 5"] and "keyframes prompt “a quiet forest”→“the forest on fire”" in same["shared"]
+    assert "keyframes" not in describe_differences([plain, plain.replace(seed=2)])["shared"]  # none anywhere: nothing said

@@ -57,6 +57,16 @@ def describe_differences(requests: Sequence[Mapping[str, Any] | Any]) -> dict[st
             continue
         for i, value in enumerate(values):
             labels[i].append(_field_part(name, value))
+    # Controls beyond the plain fields (keyframes, and whatever else a request grows): named when they differ.
+    controls = sorted({key for row in rows for key in row} - {*FIELDS, "width", "height", "extra", "parent"})
+    for name in controls:
+        values = [row.get(name) for row in rows]
+        if _all_equal(values):
+            if not _empty(values[0]):
+                shared.append(_control_part(name, values[0]))
+            continue
+        for i, value in enumerate(values):
+            labels[i].append(_control_part(name, value))
     extras = sorted({key for row in rows for key in (row.get("extra") or {})})
     for key in extras:
         values = [(row.get("extra") or {}).get(key) for row in rows]
@@ -129,6 +139,25 @@ def _field_part(name: str, value: Any) -> str:
     if name == "model":
         return "default model" if value in (None, "") else f"model {_cut(str(value))}"
     return f"{name} {'?' if value is None else _fmt(value)}"
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+def _control_part(name: str, value: Any) -> str:
+    """``keyframes prompt “a forest”→“fire” · guidance 3→9``; ``no keyframes``; other controls by name and short value."""
+    words = name.replace("_", " ")
+    if _empty(value):
+        return f"no {words}"
+    if name == "keyframes" and isinstance(value, Mapping):
+        tracks = []
+        for field, keys in value.items():
+            ends = [key.get("value") if isinstance(key, Mapping) else key for key in (keys or {}).values()]
+            shown = [f"“{_cut(v, 20)}”" if isinstance(v, str) else _fmt(v) for v in (ends[:1] + ends[-1:] if len(ends) > 1 else ends)]
+            tracks.append(f"{field.replace('_', ' ')} {'→'.join(shown)}")
+        return "keyframes " + ", ".join(tracks)
+    return f"{words} {_fmt(value)}"
 
 
 def _fmt(value: Any) -> str:
