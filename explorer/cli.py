@@ -881,6 +881,51 @@ def metrics(
         raise typer.Exit(1)
 
 
+@app.command()
+def taste(
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Rank this sweep's succeeded cells by predicted taste, best first."),
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The team's taste model: what it learnt from, how often it is right on votes it did not see, what it weighs.
+
+    Learnt from every vote and star (a Bradley–Terry model over the clip metrics), refitted when they change. It
+    orders the Rate queue and picks battle pairs once it has learnt from 20 comparisons; it never stands in for
+    the team's ratings on the leaderboard. With `--sweep ID`, the sweep's cells ranked by predicted taste.
+    """
+    import pandas as pd
+
+    from explorer.review.taste import rank_by_taste, taste_model
+
+    with _errors(sweep="run_id"):
+        lab = _lab(db, storage)
+        model = taste_model(lab)
+        ranked = None
+        if sweep is not None:
+            cells = lab.runs(sweep=sweep, status="succeeded")
+            if not len(cells):
+                raise fail(f"--sweep: no succeeded runs in sweep {sweep!r}")
+            ranked = rank_by_taste(lab, list(cells["id"])).merge(cells[["id", "prompt", "seed"]], on="id")
+    if as_json:
+        body = model.to_dict()
+        if ranked is not None:
+            body["ranked"] = [{"id": r.id, "rank": None if pd.isna(r.rank) else int(r.rank), "taste": None if pd.isna(r.taste) else float(r.taste)}
+                              for r in ranked.itertuples()]
+        _print_json(json.dumps(body))
+        return
+    say(model.describe())
+    for author, row in model.per_reviewer.items():
+        say(f"  {author}: right on {row['accuracy']:.0%} of {row['votes']} held-out votes ({row['low']:.0%}–{row['high']:.0%})")
+    if model.features:
+        say("weighs (log-odds per standard deviation): " + ", ".join(f"{name} {weight:+.2f}" for name, weight in
+                                                                       model.weights.sort_values(key=abs, ascending=False).items()))
+    if ranked is not None:
+        for r in ranked.itertuples():
+            say(f"  {'—' if pd.isna(r.rank) else f'#{r.rank}'}  {r.id}  {'unmeasured' if pd.isna(r.taste) else f'{r.taste:+.2f}'}  "
+                f"seed {r.seed}  {_cut(r.prompt, 50)}")
+
+
 log_app = typer.Typer(help="Move a whole log between homes: a file and a team log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 

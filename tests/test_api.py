@@ -173,6 +173,20 @@ async def test_the_rate_queue_walks_unrated_clips(jp_fetch, runs):
     assert skipped["item"]["id"] == runs[2]
 
 
+async def test_the_rate_queue_puts_the_best_predicted_clip_first_once_the_taste_model_is_ready(jp_fetch, home, jp_root_dir):
+    import itertools
+
+    lab = open_server_log(home, jp_root_dir, "setup")
+    cells = [(p, s) for p in ("slow drift", "fast zoom", "a still lake") for s in (1, 2, 3)][:7]
+    made = [lab.generate(p, seed=s, frames=6, width=64, height=48, steps=2, fps=6, progress=False) for p, s in cells]
+    motion = lab.metrics()["metric_motion"]
+    for a, b in itertools.combinations(made, 2):  # 21 votes: the model is ready
+        lab.vote(*((a, b) if motion[a.id] > motion[b.id] else (b, a)))
+    lab.log.close()
+    queue = (await call(jp_fetch, "explorer", "api", "queue", "next"))[1]
+    assert queue["remaining"] == 7 and queue["item"]["id"] == motion[[r.id for r in made]].idxmax()
+
+
 async def test_battle_pairs_are_blind(jp_fetch, runs):
     status, queue = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle"})
     assert status == 200 and len(queue["pair"]) == 2 and queue["pair"][0]["id"] != queue["pair"][1]["id"]

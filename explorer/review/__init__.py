@@ -6,5 +6,6 @@ from explorer.review.leaderboard import agreement_report, leaderboard
 from explorer.review.metric_agreement import metric_agreement
 from explorer.review.pairs import next_pair
 from explorer.review.ratings import star_summary
+from explorer.review.taste import rank_by_taste, taste_model
 
-__all__ = ["agreement_report", "bradley_terry", "leaderboard", "metric_agreement", "next_pair", "star_agreement", "star_summary", "vote_agreement"]
+__all__ = ["agreement_report", "bradley_terry", "leaderboard", "metric_agreement", "next_pair", "rank_by_taste", "star_agreement", "star_summary", "taste_model", "vote_agreement"]

@@ -72,10 +72,8 @@ def agreement_table(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataF
                 higher = float((diff[told] > 0).mean())
                 direction = "higher" if higher >= 0.5 else "lower"
                 accuracy = higher if direction == "higher" else 1.0 - higher
-                # The bootstrap of a mean of 0/1 outcomes over resampled votes is a binomial draw: exact, and no n × B matrix.
-                draws = rng.binomial(n, accuracy, size=bootstrap) / n
-                row.update(accuracy=accuracy, low=float(np.quantile(draws, 0.025)), high=float(np.quantile(draws, 0.975)),
-                           direction=direction)
+                low, high = binomial_interval(n, accuracy, rng, bootstrap)
+                row.update(accuracy=accuracy, low=low, high=high, direction=direction)
         else:
             row.update(votes=0, ties=tied_votes)
         for author in authors:
@@ -89,6 +87,15 @@ def agreement_table(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataF
     frame.attrs["reference"] = dict(REFERENCE)
     frame.attrs["reviewers"] = {a: int(stars[a].index.isin(values.index).sum()) for a in authors}
     return frame
+
+
+def binomial_interval(n: int, accuracy: float, rng: np.random.Generator, draws: int = 1000) -> tuple[float, float]:
+    """Bootstrap 95 % interval of an accuracy over ``n`` right-or-wrong outcomes.
+
+    The bootstrap of a mean of 0/1 outcomes over resampled votes is a binomial draw: exact, and no n × B matrix.
+    """
+    sampled = rng.binomial(n, min(1.0, max(0.0, accuracy)), size=draws) / n
+    return float(np.quantile(sampled, 0.025)), float(np.quantile(sampled, 0.975))
 
 
 def _latest_stars(ratings: pd.DataFrame | None) -> dict[str, pd.Series]:

@@ -63,9 +63,11 @@ def next_pair(lab: Lab, candidates: list[str] | None = None, *, exclude: Iterabl
     Among the pairs on offer, the rule: first the pairs with the fewest votes so far (a vote
     between a and b counts for the pair whichever way it went, ties included), so no pair is
     shown twice while an unseen one is left; among those, a pair is drawn with weight
-    ``exp(-|Δscore|)``, its two runs' difference in Bradley–Terry score
-    (``bradley_terry(..., bootstrap=0)`` over the votes among them; unvoted runs count as
-    average, 0): a close contest teaches more than a foregone one. Up to 150 candidates (and
+    ``exp(-|Δscore|)``: a close contest teaches more than a foregone one. Once the team's taste
+    model is ready (:mod:`explorer.review.taste`: learnt from 20 comparisons or more) the score is
+    its predicted taste, so the pair drawn is one where the model is least sure; before that, it
+    is the runs' Bradley–Terry score (``bradley_terry(..., bootstrap=0)`` over the votes among
+    them; unvoted runs count as average, 0). Up to 150 candidates (and
     up to 11,175 related pairs) every pair is considered; beyond that, pairs are drawn at random
     around the 120 least-voted runs, 400 draws, so 10,000 candidates cost about as much as 150.
 
@@ -102,10 +104,11 @@ def next_pair(lab: Lab, candidates: list[str] | None = None, *, exclude: Iterabl
     pair_votes = Counter(frozenset(p) for p in zip(votes["winner_id"], votes["loser_id"])) if len(votes) else Counter()
     run_votes = Counter(votes["winner_id"]) + Counter(votes["loser_id"]) if len(votes) else Counter()
 
+    taste = _taste(lab, ids)
     groups = _groups(lab, ids, meta)
     related = _related_pairs(groups, run_votes, excluded, rng)
     if related:
-        return _draw(related, pair_votes, votes, rng, related=True)
+        return _draw(related, pair_votes, votes, rng, related=True, taste=taste)
 
     if len(ids) <= ALL_PAIRS_UP_TO:
         pairs = [frozenset(p) for p in itertools.combinations(ids, 2)]
@@ -116,7 +119,7 @@ def next_pair(lab: Lab, candidates: list[str] | None = None, *, exclude: Iterabl
         pairs = list(itertools.islice((p for p in map(frozenset, itertools.combinations(ids, 2)) if p not in excluded), SAMPLED_PAIRS))
     if not pairs:
         return None
-    return _draw({p: UNRELATED for p in pairs}, pair_votes, votes, rng, related=False)
+    return _draw({p: UNRELATED for p in pairs}, pair_votes, votes, rng, related=False, taste=taste)
 
 
 def normalise_prompt(prompt: object) -> str:
@@ -202,15 +205,25 @@ def _related_pairs(groups: dict[tuple, list[str]], run_votes: Counter, excluded:
 # -- choosing among the pairs on offer -------------------------------------------------------------
 
 
-def _draw(offer: dict[frozenset, str], pair_votes: Counter, votes: pd.DataFrame, rng: random.Random, *, related: bool) -> Pair:
-    """Fewest votes first; among those, close contests more often; sides at random."""
+def _draw(offer: dict[frozenset, str], pair_votes: Counter, votes: pd.DataFrame, rng: random.Random, *, related: bool,
+          taste: dict[str, float] | None = None) -> Pair:
+    """Fewest votes first; among those, close contests more often (as the taste model predicts, or the votes say); sides at random."""
     fewest = min(pair_votes[p] for p in offer)
     pairs = [(sorted(p), offer[p]) for p in offer if pair_votes[p] == fewest]
     pairs.sort()  # reproducible whatever the dict order
-    score = _scores(votes, {run_id for p in offer for run_id in p})
+    score = taste or _scores(votes, {run_id for p in offer for run_id in p})
     weights = [math.exp(-abs(score.get(a, 0.0) - score.get(b, 0.0))) for (a, b), _ in pairs]
     (a, b), reason = rng.choices(pairs, weights=weights)[0]
     return Pair(a, b, related, reason) if rng.random() < 0.5 else Pair(b, a, related, reason)
+
+
+def _taste(lab: Lab, ids: list[str]) -> dict[str, float]:
+    """The taste model's predicted scores of ``ids`` once it is ready (unmeasured runs count as average), else {}."""
+    from explorer.review.taste import predicted_taste, taste_model
+
+    if not taste_model(lab).ready:
+        return {}
+    return {run_id: (0.0 if math.isnan(s) else float(s)) for run_id, s in predicted_taste(lab, ids).items()}
 
 
 def _scores(votes: pd.DataFrame, pool: set) -> dict:

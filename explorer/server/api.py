@@ -28,6 +28,7 @@ from explorer.limits import BODY_BYTES, RANGES, TAGS, TEXT, depth_problem, text_
 from explorer.log import Log, LogBusy, LogError, LogMissing, LogUnavailable
 from explorer.log import queries
 from explorer.request import RequestError, shown
+from explorer.review.taste import order_by_taste
 from explorer.server.config import allowed_log
 
 RUN_FIELDS = ["id", "created_at", "author", "status", "backend", "model", "prompt", "negative_prompt", "seed", "frames", "fps", "width",
@@ -324,6 +325,7 @@ class QueueHandler(ExplorerAPIHandler):
                    ORDER BY r.created_at, r.id""", [author]).id.tolist()
             if not unrated:
                 return {"item": None, "pair": None, "remaining": 0}
+            unrated = order_by_taste(lab, unrated)  # best-predicted first once the taste model is ready; else oldest first
             # Move past the one just left (e.g. skipped with j): it goes to the back of the queue, and still counts.
             first = unrated.index(after) + 1 if after in unrated else 0
             item = unrated[first % len(unrated)]

@@ -1,0 +1,235 @@
+"""The team's taste model: which clip the team would prefer, learnt from its own votes and stars.
+
+A Bradley–Terry model whose strengths are a linear function of each clip's features (its metrics, standardised):
+``P(a beats b) = σ(w · (f(a) − f(b)))``. That is a logistic regression on feature differences without an intercept,
+fitted by scikit-learn's ``LogisticRegression`` (L2-regularised, so a handful of votes cannot give a wild model)::
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> values = pd.DataFrame({"motion": rng.normal(size=60), "flicker": rng.normal(size=60)}, index=[f"r{i}" for i in range(60)])
+    >>> pairs = [tuple(rng.choice(values.index, 2, replace=False)) for _ in range(300)]
+    >>> votes = pd.DataFrame([(a, b) if values.motion[a] > values.motion[b] else (b, a) for a, b in pairs], columns=["winner_id", "loser_id"])
+    >>> model = fit(values, votes.assign(tie=False, author="ann"))
+    >>> model.votes, model.accuracy > 0.9, bool(model.weights["motion"] > 0)
+    (300, True, True)
+
+What it learns from:
+
+- **votes** (ties left out): the winner beat the loser;
+- **stars**: two runs the same reviewer starred differently are a comparison the higher one won (each reviewer's
+  latest stars; at most ``STAR_PAIRS_PER_RUN`` drawn per run, so one reviewer's thousand stars do not drown the votes).
+
+How good it is, honestly: ``FOLDS``-fold cross-validation over the votes (star comparisons only ever train; the votes
+judge), pairwise accuracy on the held-out votes with a bootstrap 95 % interval, overall and per reviewer. It never
+stands in for human ratings on the leaderboard; it orders the Rate queue, picks battle pairs where it is least sure,
+and ranks a sweep's cells, once it has learnt from ``MIN_COMPARISONS`` comparisons.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from explorer.log.per_log import PerLog
+from explorer.review.metric_agreement import REFERENCE, _latest_stars, binomial_interval
+
+if TYPE_CHECKING:
+    from explorer.lab import Lab
+
+FOLDS = 5
+STAR_PAIRS_PER_RUN = 10
+MIN_COMPARISONS = 20  # under this the model orders nothing (and says so)
+REGULARISATION = 1.0  # scikit-learn's C: the inverse strength of the L2 penalty on the weights
+
+
+@dataclass(frozen=True)
+class TasteModel:
+    """A fitted taste model: its weights, what it learnt from, and its held-out accuracy."""
+
+    weights: pd.Series  # per feature, on standardised values: the change in log-odds of winning per standard deviation
+    mean: pd.Series
+    scale: pd.Series
+    votes: int  # votes learnt from (ties left out; both runs measured)
+    star_pairs: int  # comparisons drawn from stars
+    accuracy: float | None = None  # held-out pairwise accuracy on votes; None with under FOLDS votes
+    low: float | None = None
+    high: float | None = None
+    held_out: int = 0  # votes scored
+    per_reviewer: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.weights.index)
+
+    @property
+    def ready(self) -> bool:
+        """Whether it has learnt enough to order anything."""
+        return self.votes + self.star_pairs >= MIN_COMPARISONS and bool(np.any(self.weights.to_numpy() != 0))
+
+    def scores(self, values: pd.DataFrame) -> pd.Series:
+        """Predicted taste (log-strength) per row of ``values`` (run id -> features); NaN for a row with no feature known."""
+        known = values.reindex(columns=self.features)
+        standard = ((known - self.mean) / self.scale).fillna(0.0)  # an unmeasured feature counts as average
+        out = pd.Series(standard.to_numpy() @ self.weights.to_numpy(), index=values.index, dtype="float64")
+        out[known.isna().all(axis=1)] = np.nan
+        return out
+
+    def chance(self, score_a: float, score_b: float) -> float:
+        """P(a beats b) from two predicted scores."""
+        return float(1.0 / (1.0 + np.exp(-(score_a - score_b))))
+
+    def describe(self) -> str:
+        """One line: what it learnt from and how often it is right on votes it did not see."""
+        learnt = f"learnt from {self.votes:,} votes and {self.star_pairs:,} star comparisons"
+        if self.accuracy is None:
+            return f"taste model: {learnt}; too few votes to say how often it is right"
+        return (f"taste model: {learnt}; right on {self.accuracy:.0%} of {self.held_out:,} held-out votes "
+                f"(95 % interval {self.low:.0%}–{self.high:.0%}; learned reward models: "
+                f"{REFERENCE['low']:.0%}–{REFERENCE['high']:.0%})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"votes": self.votes, "star_pairs": self.star_pairs, "ready": self.ready, "accuracy": self.accuracy,
+                "low": self.low, "high": self.high, "held_out": self.held_out, "per_reviewer": self.per_reviewer,
+                "weights": {k: float(v) for k, v in self.weights.items()}, "describe": self.describe()}
+
+
+def fit(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataFrame | None = None, *, folds: int = FOLDS,
+        seed: int = 0) -> TasteModel:
+    """Fit a taste model on ``values`` (index run id, one column per feature), ``votes`` (``winner_id``, ``loser_id``,
+    ``tie``, ``author``) and ``ratings`` (``run_id``, ``author``, ``score``; latest per reviewer counts)."""
+    rng = np.random.default_rng(seed)
+    values = values.apply(pd.to_numeric, errors="coerce").astype("float64")
+    usable = [c for c in values.columns if values[c].notna().sum() >= 2 and values[c].std() > 0]
+    mean, scale = values[usable].mean(), values[usable].std()
+    standard = ((values[usable] - mean) / scale).fillna(0.0)
+    row = pd.Series(np.arange(len(standard)), index=standard.index)
+    matrix = standard.to_numpy()
+
+    played = votes[~votes["tie"].astype(bool)] if len(votes) else votes
+    if len(played):
+        played = played[played["winner_id"].isin(row.index) & played["loser_id"].isin(row.index)]
+    vote_w = row.reindex(played["winner_id"]).to_numpy() if len(played) else np.zeros(0, int)
+    vote_l = row.reindex(played["loser_id"]).to_numpy() if len(played) else np.zeros(0, int)
+    authors = played["author"].to_numpy() if len(played) and "author" in played else np.array([""] * len(vote_w))
+    star_w, star_l = _star_pairs(ratings, row, rng)
+
+    def train(w: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        return _weights(matrix[w] - matrix[lo], usable)
+
+    weights = train(np.concatenate([vote_w, star_w]), np.concatenate([vote_l, star_l]))
+    accuracy = low = high = None
+    held = 0
+    per_reviewer: dict[str, dict[str, Any]] = {}
+    if len(vote_w) >= folds and usable:
+        fold = rng.permutation(len(vote_w)) % folds
+        right = np.zeros(len(vote_w))
+        for k in range(folds):
+            test = fold == k
+            w = train(np.concatenate([vote_w[~test], star_w]), np.concatenate([vote_l[~test], star_l]))
+            margin = (matrix[vote_w[test]] - matrix[vote_l[test]]) @ w
+            right[test] = np.where(margin > 0, 1.0, np.where(margin == 0, 0.5, 0.0))  # a model that cannot tell: half right
+        held = len(right)
+        accuracy = float(right.mean())
+        low, high = binomial_interval(held, accuracy, rng)
+        for author in sorted(set(authors)):
+            mine = right[authors == author]
+            a_low, a_high = binomial_interval(len(mine), float(mine.mean()), rng)
+            per_reviewer[str(author)] = {"votes": int(len(mine)), "accuracy": float(mine.mean()), "low": a_low, "high": a_high}
+    return TasteModel(pd.Series(weights, index=usable, dtype="float64"), mean, scale, int(len(vote_w)), int(len(star_w)),
+                      accuracy, low, high, held, per_reviewer)
+
+
+def _weights(differences: np.ndarray, features: list[str]) -> np.ndarray:
+    """Logistic regression without intercept on both orientations of each comparison (so both classes exist)."""
+    if not features or not len(differences):
+        return np.zeros(len(features))
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([differences, -differences])
+    y = np.concatenate([np.ones(len(differences)), np.zeros(len(differences))])
+    model = LogisticRegression(C=REGULARISATION, fit_intercept=False, max_iter=200)
+    return model.fit(x, y).coef_[0]
+
+
+def _star_pairs(ratings: pd.DataFrame | None, row: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(winner rows, loser rows): for each reviewer, runs they starred differently, up to STAR_PAIRS_PER_RUN per run."""
+    winners, losers = [], []
+    for stars in _latest_stars(ratings).values():
+        stars = stars[stars.index.isin(row.index)]
+        if len(stars) < 2:
+            continue
+        rows, score = row.reindex(stars.index).to_numpy(), stars.to_numpy()
+        first = np.repeat(np.arange(len(stars)), STAR_PAIRS_PER_RUN)
+        second = rng.integers(0, len(stars), size=len(first))
+        differ = score[first] != score[second]
+        first, second = first[differ], second[differ]
+        higher = score[first] > score[second]
+        winners.append(np.where(higher, rows[first], rows[second]))
+        losers.append(np.where(higher, rows[second], rows[first]))
+    if not winners:
+        return np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate(winners), np.concatenate(losers)
+
+
+# -- on a lab: refitted as votes and stars arrive ------------------------------------------------------
+
+
+class _Current:
+    """This process's model for one log, refitted when its votes, ratings or metrics changed."""
+
+    def __init__(self, log: Any):
+        self.lock = threading.Lock()
+        self.seen: tuple | None = None
+        self.model: TasteModel | None = None
+
+
+_current: PerLog[_Current] = PerLog(_Current)
+
+
+def taste_model(lab: Lab) -> TasteModel:
+    """The team's taste model on this lab's log: fitted on first use, refitted when a vote, rating or metric was added."""
+    from explorer.metrics import table
+
+    state = _current.get(lab.log)
+    with state.lock:
+        seen = tuple(lab.log.records("SELECT (SELECT count(*) FROM votes) AS v, (SELECT count(*) FROM ratings) AS r, "
+                                     "(SELECT count(*) FROM metrics) AS m")[0].values())
+        if state.model is None or seen != state.seen:
+            values = table(lab.log)
+            values.columns = [c.removeprefix("metric_") for c in values.columns]
+            state.model, state.seen = fit(values, lab.votes(), lab.ratings()), seen
+        return state.model
+
+
+def predicted_taste(lab: Lab, runs: Iterable[Any]) -> pd.Series:
+    """Predicted taste of each run (ids or Run objects), in the order given; NaN where it has no metrics."""
+    from explorer.metrics import latest
+
+    ids = [getattr(r, "id", r) for r in runs]
+    model = taste_model(lab)
+    values = pd.DataFrame.from_dict(latest(lab.log, ids), orient="index").reindex(ids)
+    return model.scores(values) if model.features else pd.Series(np.nan, index=ids, dtype="float64")
+
+
+def rank_by_taste(lab: Lab, runs: Iterable[Any]) -> pd.DataFrame:
+    """``runs`` (e.g. a sweep's cells) best-predicted first: ``id``, ``taste`` (log-strength), ``rank`` (1 = best).
+
+    Unmeasured runs come last, unranked. ``attrs["model"]`` says what the model learnt from.
+    """
+    taste = predicted_taste(lab, runs)
+    frame = pd.DataFrame({"id": taste.index, "taste": taste.to_numpy()})
+    frame = frame.sort_values("taste", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    frame["rank"] = pd.array([i + 1 if pd.notna(t) else pd.NA for i, t in enumerate(frame["taste"])], dtype="Int64")
+    frame.attrs["model"] = taste_model(lab).describe()
+    return frame
+
+
+def order_by_taste(lab: Lab, ids: list[str]) -> list[str]:
+    """``ids`` best-predicted first once the model is ready (unmeasured ones after, in their order); else unchanged."""
+    if len(ids) < 2 or not taste_model(lab).ready:
+        return ids
+    return list(rank_by_taste(lab, ids)["id"])
