@@ -42,12 +42,21 @@ class _StubLab:
     def votes(self) -> pd.DataFrame:
         return self._votes
 
+
+def _without_taste_model() -> None:
+    """The stub has no log (no metrics): the figure is the sampler's; the taste model's own cost is bench/taste_refit.py's."""
+    from explorer.review import pairs
+
+    pairs._taste = lambda lab, ids: {}
+
     def sql(self, query: str, params=None) -> pd.DataFrame:
         return self._meta if "prompt" in query else pd.DataFrame()
 
 
 def main() -> None:
     from explorer.review import bradley_terry, next_pair
+
+    _without_taste_model()
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)

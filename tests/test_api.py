@@ -183,6 +183,8 @@ async def test_the_rate_queue_puts_the_best_predicted_clip_first_once_the_taste_
     for a, b in itertools.combinations(made, 2):  # 21 votes: the model is ready
         lab.vote(*((a, b) if motion[a.id] > motion[b.id] else (b, a)))
     lab.log.close()
+    status, taste = await call(jp_fetch, "explorer", "api", "taste")  # fits now; the queue then finds the model current
+    assert status == 200 and taste["votes"] == 21 and taste["ready"] and taste["weights"]["motion"] > 0
     queue = (await call(jp_fetch, "explorer", "api", "queue", "next"))[1]
     assert queue["remaining"] == 7 and queue["item"]["id"] == motion[[r.id for r in made]].idxmax()
 
@@ -220,7 +222,8 @@ async def test_a_missing_log_reads_empty_refuses_writes_and_is_never_created(rev
                                      "runs": 0, "clips": 0, "ratings": 0, "votes": 0, "unrated": 0}
     empty = {("runs",): {"total": 0, "limit": 50, "offset": 0, "items": []}, ("tags",): [],
              ("queue", "next"): {"item": None, "pair": None, "remaining": 0},
-             ("agreement",): {"star_alpha": None, "reviewers": [], "ratings": 0, "votes": 0}}
+             ("agreement",): {"star_alpha": None, "reviewers": [], "ratings": 0, "votes": 0},
+             ("taste",): {"votes": 0, "star_pairs": 0, "ready": False}}
     for route, answer in empty.items():
         assert await call(jp_fetch, "explorer", "api", *route) == (200, answer), route
     status, battle = await call(jp_fetch, "explorer", "api", "queue", "next", params={"mode": "battle"})

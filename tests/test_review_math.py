@@ -43,7 +43,7 @@ def test_docstring_examples_run(name):
 
 def test_review_exports():
     assert set(review.__all__) == {"agreement_report", "bradley_terry", "leaderboard", "metric_agreement", "next_pair",
-                                   "star_agreement", "star_summary", "vote_agreement"}
+                                   "rank_by_taste", "star_agreement", "star_summary", "taste_model", "vote_agreement"}
 
 
 # -- Bradley–Terry ---------------------------------------------------------------------------

@@ -122,3 +122,28 @@ def test_cli_says_what_it_learnt_and_ranks_a_sweep(tmp_path):
     assert body["votes"] == 21 and body["ready"] and [r["rank"] for r in body["ranked"]] == list(range(1, 8))
     assert body["ranked"][0]["id"] == motion[list(cells["id"])].idxmax()
     assert cli("taste", "--db", db, "--sweep", "nope", check=False).returncode == 2
+
+
+def test_the_queue_never_waits_on_a_slow_refit(lab, monkeypatch):
+    import threading
+
+    from explorer.review import taste
+
+    _voted_by_motion(lab)
+    release, started = threading.Event(), threading.Event()
+    real_fit = taste.fit
+
+    def slow_fit(*args, **kwargs):
+        started.set()
+        release.wait()
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(taste, "fit", slow_fit)
+    meanwhile = taste.taste_model(lab, wait=0)  # the refit runs on in the background
+    assert started.is_set() or started.wait()
+    assert meanwhile is taste.UNFITTED and not meanwhile.ready
+    ids = list(lab.runs()["id"])
+    assert taste.order_by_taste(lab, ids, wait=0) == ids  # nothing fitted yet: the queue keeps its order
+    release.set()
+    model = taste.taste_model(lab)  # waits for the same refit rather than starting another
+    assert model.ready and model.votes == 36

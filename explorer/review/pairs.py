@@ -219,11 +219,11 @@ def _draw(offer: dict[frozenset, str], pair_votes: Counter, votes: pd.DataFrame,
 
 def _taste(lab: Lab, ids: list[str]) -> dict[str, float]:
     """The taste model's predicted scores of ``ids`` once it is ready (unmeasured runs count as average), else {}."""
-    from explorer.review.taste import predicted_taste, taste_model
+    from explorer.review.taste import QUEUE_WAIT, predicted_taste, taste_model
 
-    if not taste_model(lab).ready:
+    if not taste_model(lab, wait=QUEUE_WAIT).ready:
         return {}
-    return {run_id: (0.0 if math.isnan(s) else float(s)) for run_id, s in predicted_taste(lab, ids).items()}
+    return {run_id: (0.0 if math.isnan(s) else float(s)) for run_id, s in predicted_taste(lab, ids, wait=QUEUE_WAIT).items()}
 
 
 def _scores(votes: pd.DataFrame, pool: set) -> dict:

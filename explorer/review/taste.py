@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from explorer.lab import Lab
 
 FOLDS = 5
-STAR_PAIRS_PER_RUN = 10
+STAR_PAIRS_PER_RUN = 4
 MIN_COMPARISONS = 20  # under this the model orders nothing (and says so)
+QUEUE_WAIT = 0.5  # seconds the review queue waits for a refit before it uses the model fitted before
 REGULARISATION = 1.0  # scikit-learn's C: the inverse strength of the L2 penalty on the weights
 
 
@@ -106,19 +107,18 @@ def fit(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataFrame | None 
     usable = [c for c in values.columns if values[c].notna().sum() >= 2 and values[c].std() > 0]
     mean, scale = values[usable].mean(), values[usable].std()
     standard = ((values[usable] - mean) / scale).fillna(0.0)
-    row = pd.Series(np.arange(len(standard)), index=standard.index)
+    row = _Rows(standard.index)
     matrix = standard.to_numpy()
 
     played = votes[~votes["tie"].astype(bool)] if len(votes) else votes
-    if len(played):
-        played = played[played["winner_id"].isin(row.index) & played["loser_id"].isin(row.index)]
-    vote_w = row.reindex(played["winner_id"]).to_numpy() if len(played) else np.zeros(0, int)
-    vote_l = row.reindex(played["loser_id"]).to_numpy() if len(played) else np.zeros(0, int)
-    authors = played["author"].to_numpy() if len(played) and "author" in played else np.array([""] * len(vote_w))
+    vote_w, vote_l = row.of(played["winner_id"]), row.of(played["loser_id"])
+    measured = (vote_w >= 0) & (vote_l >= 0)
+    authors = played["author"].astype(object).to_numpy() if "author" in played else np.array([""] * len(played), object)
+    vote_w, vote_l, authors = vote_w[measured], vote_l[measured], authors[measured]
     star_w, star_l = _star_pairs(ratings, row, rng)
 
     def train(w: np.ndarray, lo: np.ndarray) -> np.ndarray:
-        return _weights(matrix[w] - matrix[lo], usable)
+        return _weights(matrix[w] - matrix[lo], usable, rng)
 
     weights = train(np.concatenate([vote_w, star_w]), np.concatenate([vote_l, star_l]))
     accuracy = low = high = None
@@ -143,28 +143,48 @@ def fit(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataFrame | None 
                       accuracy, low, high, held, per_reviewer)
 
 
-def _weights(differences: np.ndarray, features: list[str]) -> np.ndarray:
-    """Logistic regression without intercept on both orientations of each comparison (so both classes exist)."""
-    if not features or not len(differences):
+class _Rows:
+    """Run id -> row of the feature matrix, for whole columns of ids at once (-1 where a run has no features)."""
+
+    def __init__(self, ids: pd.Index):
+        self.index = pd.Index(ids.astype(object))
+
+    def of(self, ids: Any) -> np.ndarray:
+        if not len(ids):
+            return np.zeros(0, int)
+        # to_numpy(object) converts an Arrow-backed column in one go; iterating it would cost a call per id
+        values = ids.to_numpy(dtype=object) if isinstance(ids, (pd.Series, pd.Index)) else np.asarray(list(ids), dtype=object)
+        return self.index.get_indexer(pd.Index(values, dtype=object))
+
+
+def _weights(differences: np.ndarray, features: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Logistic regression without intercept on the winners' minus the losers' features.
+
+    Half the comparisons, drawn at random, are turned around (loser minus winner, label 0) so both classes exist;
+    without an intercept the model is antisymmetric, so the likelihood is the same whichever half is turned.
+    Newton–Cholesky: the solver for many rows and few features.
+    """
+    if not features or len(differences) < 2:
         return np.zeros(len(features))
     from sklearn.linear_model import LogisticRegression
 
-    x = np.vstack([differences, -differences])
-    y = np.concatenate([np.ones(len(differences)), np.zeros(len(differences))])
-    model = LogisticRegression(C=REGULARISATION, fit_intercept=False, max_iter=200)
-    return model.fit(x, y).coef_[0]
+    turned = rng.random(len(differences)) < 0.5
+    turned[:2] = (True, False)
+    x = np.where(turned[:, None], -differences, differences)
+    model = LogisticRegression(C=REGULARISATION, fit_intercept=False, solver="newton-cholesky", max_iter=100)
+    return model.fit(x, (~turned).astype(int)).coef_[0]
 
 
-def _star_pairs(ratings: pd.DataFrame | None, row: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _star_pairs(ratings: pd.DataFrame | None, row: _Rows, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(winner rows, loser rows): for each reviewer, runs they starred differently, up to STAR_PAIRS_PER_RUN per run."""
     winners, losers = [], []
     for stars in _latest_stars(ratings).values():
-        stars = stars[stars.index.isin(row.index)]
-        if len(stars) < 2:
+        rows = row.of(stars.index)
+        rows, score = rows[rows >= 0], stars.to_numpy()[rows >= 0]
+        if len(rows) < 2:
             continue
-        rows, score = row.reindex(stars.index).to_numpy(), stars.to_numpy()
-        first = np.repeat(np.arange(len(stars)), STAR_PAIRS_PER_RUN)
-        second = rng.integers(0, len(stars), size=len(first))
+        first = np.repeat(np.arange(len(rows)), STAR_PAIRS_PER_RUN)
+        second = rng.integers(0, len(rows), size=len(first))
         differ = score[first] != score[second]
         first, second = first[differ], second[differ]
         higher = score[first] > score[second]
@@ -183,34 +203,61 @@ class _Current:
 
     def __init__(self, log: Any):
         self.lock = threading.Lock()
-        self.seen: tuple | None = None
+        self.seen: tuple | None = None  # what the model was fitted on
         self.model: TasteModel | None = None
+        self.refit: threading.Thread | None = None
+        self.fitting: tuple | None = None  # what the refit under way is fitting
 
 
 _current: PerLog[_Current] = PerLog(_Current)
+UNFITTED = TasteModel(pd.Series(dtype="float64"), pd.Series(dtype="float64"), pd.Series(dtype="float64"), 0, 0)
 
 
-def taste_model(lab: Lab) -> TasteModel:
-    """The team's taste model on this lab's log: fitted on first use, refitted when a vote, rating or metric was added."""
+def taste_model(lab: Lab, *, wait: float | None = None) -> TasteModel:
+    """The team's taste model on this lab's log, refitted when a vote, rating or metric was added since the last fit.
+
+    ``wait``: None (the default) waits for the refit. A number of seconds waits at most that long, then gives the model
+    fitted before (or an unfitted one, which is not ``ready``) while the refit goes on in a background thread: the
+    review queue uses that, so a reviewer never waits on a refit at 100k votes.
+    """
+    state = _current.get(lab.log)
+    seen = tuple(lab.log.records("SELECT (SELECT count(*) FROM votes) AS v, (SELECT count(*) FROM ratings) AS r, "
+                                 "(SELECT count(*) FROM metrics) AS m")[0].values())
+    with state.lock:
+        if state.model is not None and seen == state.seen:
+            return state.model
+        if state.refit is None or state.fitting != seen:
+            state.fitting = seen
+            state.refit = threading.Thread(target=_refit, args=(lab, state, seen), name="taste-refit", daemon=True)
+            state.refit.start()
+        refit = state.refit
+    refit.join(wait)
+    with state.lock:
+        return state.model if state.model is not None else UNFITTED
+
+
+def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
     from explorer.metrics import table
 
-    state = _current.get(lab.log)
+    try:
+        values = table(lab.log)
+        values.columns = [c.removeprefix("metric_") for c in values.columns]
+        model = fit(values, lab.votes(), lab.ratings())
+    finally:
+        with state.lock:
+            if state.fitting == seen:
+                state.refit = None
     with state.lock:
-        seen = tuple(lab.log.records("SELECT (SELECT count(*) FROM votes) AS v, (SELECT count(*) FROM ratings) AS r, "
-                                     "(SELECT count(*) FROM metrics) AS m")[0].values())
-        if state.model is None or seen != state.seen:
-            values = table(lab.log)
-            values.columns = [c.removeprefix("metric_") for c in values.columns]
-            state.model, state.seen = fit(values, lab.votes(), lab.ratings()), seen
-        return state.model
+        if state.seen is None or seen >= state.seen:  # a slower, older refit never overwrites a newer one
+            state.model, state.seen = model, seen
 
 
-def predicted_taste(lab: Lab, runs: Iterable[Any]) -> pd.Series:
+def predicted_taste(lab: Lab, runs: Iterable[Any], *, wait: float | None = None) -> pd.Series:
     """Predicted taste of each run (ids or Run objects), in the order given; NaN where it has no metrics."""
     from explorer.metrics import latest
 
     ids = [getattr(r, "id", r) for r in runs]
-    model = taste_model(lab)
+    model = taste_model(lab, wait=wait)
     values = pd.DataFrame.from_dict(latest(lab.log, ids), orient="index").reindex(ids)
     return model.scores(values) if model.features else pd.Series(np.nan, index=ids, dtype="float64")
 
@@ -228,8 +275,9 @@ def rank_by_taste(lab: Lab, runs: Iterable[Any]) -> pd.DataFrame:
     return frame
 
 
-def order_by_taste(lab: Lab, ids: list[str]) -> list[str]:
+def order_by_taste(lab: Lab, ids: list[str], *, wait: float | None = None) -> list[str]:
     """``ids`` best-predicted first once the model is ready (unmeasured ones after, in their order); else unchanged."""
-    if len(ids) < 2 or not taste_model(lab).ready:
+    if len(ids) < 2 or not taste_model(lab, wait=wait).ready:
         return ids
-    return list(rank_by_taste(lab, ids)["id"])
+    taste = predicted_taste(lab, ids, wait=wait)
+    return list(taste.sort_values(ascending=False, na_position="last", kind="stable").index)

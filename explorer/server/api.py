@@ -28,7 +28,7 @@ from explorer.limits import BODY_BYTES, RANGES, TAGS, TEXT, depth_problem, text_
 from explorer.log import Log, LogBusy, LogError, LogMissing, LogUnavailable
 from explorer.log import queries
 from explorer.request import RequestError, shown
-from explorer.review.taste import order_by_taste
+from explorer.review.taste import QUEUE_WAIT, order_by_taste, taste_model
 from explorer.server.config import allowed_log
 
 RUN_FIELDS = ["id", "created_at", "author", "status", "backend", "model", "prompt", "negative_prompt", "seed", "frames", "fps", "width",
@@ -325,7 +325,7 @@ class QueueHandler(ExplorerAPIHandler):
                    ORDER BY r.created_at, r.id""", [author]).id.tolist()
             if not unrated:
                 return {"item": None, "pair": None, "remaining": 0}
-            unrated = order_by_taste(lab, unrated)  # best-predicted first once the taste model is ready; else oldest first
+            unrated = order_by_taste(lab, unrated, wait=QUEUE_WAIT)  # best-predicted first once the taste model is ready
             # Move past the one just left (e.g. skipped with j): it goes to the back of the queue, and still counts.
             first = unrated.index(after) + 1 if after in unrated else 0
             item = unrated[first % len(unrated)]
@@ -396,6 +396,12 @@ class AgreementHandler(ExplorerAPIHandler):
             return agreement_report(self.lab())
 
         self.reply(await self.work(fetch, {"star_alpha": None, "reviewers": [], "ratings": 0, "votes": 0}))
+
+
+class TasteHandler(ExplorerAPIHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.work(lambda: taste_model(self.lab()).to_dict(), {"votes": 0, "star_pairs": 0, "ready": False}))
 
 
 class TagsHandler(ExplorerAPIHandler):
@@ -491,6 +497,7 @@ def api_handlers(prefix: Callable[..., str]) -> list[tuple[str, type]]:
         (prefix("api", "queue", "next"), QueueHandler),
         (prefix("api", "leaderboard"), LeaderboardHandler),
         (prefix("api", "agreement"), AgreementHandler),
+        (prefix("api", "taste"), TasteHandler),
         (prefix("api", "tags"), TagsHandler),
         (prefix("api", "changes"), ChangesHandler),
     ]
