@@ -406,6 +406,12 @@ def _leaderboard_html(board: pd.DataFrame, kind: str) -> str:
         fmt = "{:.0%}" if strength == "win_rate" else "{:.2f}"
         charts.append(_chart(title, [(r["key"], _num(r[strength]), _num(r.get("ci_low")), _num(r.get("ci_high")),
                                       f"{int(r.get('votes') or 0)} votes") for r in voted], domain, fmt, "bar alt"))
+    kept = [r for r in rows if _num(r.get("s_per_kept")) is not None]
+    if kept:  # what a keeper costs: the groups that make them cheaply are worth another look
+        most = max(_num(r["s_per_kept"]) for r in kept) or 1.0
+        charts.append(_chart("Device-seconds per kept clip", [(r["key"], _num(r["s_per_kept"]), None, None,
+                                                              f"{int(r.get('kept') or 0)} kept of {int(r.get('runs') or 0)}") for r in kept],
+                             (0.0, most), "{:.1f} s", "bar"))
     if not charts:
         charts.append('<p class="empty">No ratings or votes yet: rate clips (explorer rate) or battle them (lab.ui.pairwise()).</p>')
 
@@ -416,6 +422,8 @@ def _leaderboard_html(board: pd.DataFrame, kind: str) -> str:
     columns.append(("votes", "votes", None, None, "{:d}"))
     columns.append(("mean_rating", "mean rating", "rating_ci_low", "rating_ci_high", "{:.2f}"))
     columns.extend([("ratings", "ratings", None, None, "{:d}"), ("runs", "runs", None, None, "{:d}")])
+    if "s_per_kept" in board.columns:
+        columns.extend([("kept", "kept", None, None, "{:d}"), ("s_per_kept", "device-s per kept clip", None, None, "{:.1f}")])
     head += [f"<th>{_esc(label)}</th>" for _, label, *_ in columns]
     body = []
     for r in rows:

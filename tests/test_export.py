@@ -252,3 +252,17 @@ def test_the_default_grouping_shows_the_votes_of_a_one_model_log(lab, tmp_path):
     assert [row["votes"] for row in data["leaderboard"]["rows"]] == [0]
     note = "2 of 2 votes compare clips of the same model; group by clip (run) or by a field that differs to see them."
     assert data["leaderboard"]["note"] == note and note in (tmp_path / "model" / "index.html").read_text()
+
+
+def test_the_page_shows_what_a_kept_clip_cost_per_model(log, tmp_path):
+    summary = export(log, tmp_path / "site", by="model")
+    _, data = _parse(summary.index)
+    board = {row["key"]: row for row in data["leaderboard"]["rows"]}
+    seconds = log.runs().groupby("model")["duration_s"].sum()
+    # sketch-a: one clip won its only battle, one was starred 4 and won; sketch-b: one clip starred 5, the rest lost or got 1-3
+    assert board["sketch-a"]["kept"] == 2 and board["sketch-b"]["kept"] == 1
+    for model in ("sketch-a", "sketch-b"):
+        assert board[model]["device_s"] == pytest.approx(seconds[model])
+        assert board[model]["s_per_kept"] == pytest.approx(seconds[model] / board[model]["kept"])
+    page = summary.index.read_text(encoding="utf-8")
+    assert "Device-seconds per kept clip" in page and "device-s per kept clip" in page and "2 kept of 2" in page and "1 kept of 4" in page

@@ -211,13 +211,18 @@ def test_leaderboard_by_request_field(battle):
     lab, low, high = battle
     board = leaderboard(lab, "guidance", bootstrap=50)
     assert list(board.columns) == ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low",
-                                   "rating_ci_high", "ratings", "runs"]
+                                   "rating_ci_high", "ratings", "runs", "device_s", "kept", "s_per_kept"]
     assert list(board["label"]) == ["9", "3"]
     assert list(board["key"]) == [9.0, 3.0]
     top, bottom = board.iloc[0], board.iloc[1]
     assert top["bt_score"] > 0 > bottom["bt_score"] and top["votes"] == bottom["votes"] == 9
     assert top["mean_rating"] == 4.5 and top["ratings"] == 2 and bottom["mean_rating"] == 1 and bottom["ratings"] == 1
     assert top["runs"] == bottom["runs"] == 3
+    # every guidance-9 clip won most of its battles (two were also starred 4+); no guidance-3 clip was kept
+    seconds = lab.runs().set_index("id")["duration_s"]
+    assert top["kept"] == 3 and top["device_s"] == pytest.approx(seconds[high].sum()) and top["device_s"] > 0
+    assert top["s_per_kept"] == pytest.approx(seconds[high].sum() / 3)
+    assert bottom["kept"] == 0 and bottom["device_s"] == pytest.approx(seconds[low].sum()) and math.isnan(bottom["s_per_kept"])
     pace = leaderboard(lab, "extra.pace", bootstrap=0)
     assert list(pace["key"]) == [0.01, 0.0] and pace["ci_low"].isna().all()
     prompts = leaderboard(lab, "prompt", bootstrap=0)  # a fox i: one low and one high each, votes across prompts

@@ -18,7 +18,19 @@ from explorer.review.standings import RUN_BOARD_MAX, AutoGrouping, key_text, run
 if TYPE_CHECKING:
     from explorer.lab import Lab
 
-COLUMNS = ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs"]
+COLUMNS = ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs",
+           "device_s", "kept", "s_per_kept"]
+KEPT_STARS = 4  # a clip is kept when its reviewers' latest stars average this or more, or it won most of its battles
+# Per run: the seconds it took (every run spends device time, failed and cancelled ones too) and whether the team kept it.
+RUN_COST = f"""
+    WITH stars AS (SELECT run_id, avg(score) AS mean FROM ({LATEST_RATINGS}) GROUP BY run_id),
+    battles AS (SELECT id, sum(won) AS won, count(*) AS played FROM (
+        SELECT winner_id AS id, 1 AS won FROM votes WHERE NOT tie AND winner_id <> loser_id
+        UNION ALL SELECT loser_id AS id, 0 AS won FROM votes WHERE NOT tie AND winner_id <> loser_id) GROUP BY id)
+    SELECT r.id, coalesce(r.duration_s, 0) AS seconds,
+           coalesce(s.mean >= {KEPT_STARS}, false) OR coalesce(2 * b.won > b.played, false) AS kept
+    FROM runs r LEFT JOIN stars s ON s.run_id = r.id LEFT JOIN battles b ON b.id = r.id
+"""
 SPECIAL = ("auto", "model", "backend", "tag", "run")
 
 
@@ -45,8 +57,11 @@ def leaderboard(lab: Lab, by: str = "auto", *, bootstrap: int = 200) -> pd.DataF
     model; …"), or "" when every vote counts. Columns: ``key``, ``label`` (the key as text; for
     ``"run"``, prompt · seed · id), ``bt_score``/``ci_low``/``ci_high`` (see ``bradley_terry``),
     ``votes`` (between groups), ``mean_rating``/``rating_ci_low``/``rating_ci_high``/``ratings``
-    (each author's latest star rating per run, see ``star_summary``) and ``runs`` (succeeded
-    runs). Sorted by ``bt_score``, best first, groups without votes last (by mean rating).
+    (each author's latest star rating per run, see ``star_summary``), ``runs`` (succeeded
+    runs), and what the group's keepers cost: ``device_s`` (the seconds all its runs took, failed
+    and cancelled ones too), ``kept`` (clips whose reviewers' latest stars average 4 or more, or
+    that won more than half of their battles) and ``s_per_kept`` (device-seconds per kept clip;
+    NaN when none was kept). Sorted by ``bt_score``, best first, groups without votes last (by mean rating).
 
     >>> import explorer, tempfile, pathlib
     >>> lab = explorer.open(pathlib.Path(tempfile.mkdtemp()) / "log.duckdb", author="me")
@@ -111,6 +126,10 @@ def leaderboard(lab: Lab, by: str = "auto", *, bootstrap: int = 200) -> pd.DataF
     out["rating_ci_high"] = [min(5.0, stars.at[k, "ci_high"]) if h else math.nan for k, h in zip(all_keys, has)]
     out["ratings"] = [int(stars.at[k, "count"]) if h else 0 for k, h in zip(all_keys, has)]
     out["runs"] = [run_counts.get(k, 0) for k in all_keys]
+    cost = _cost(lab, keys)
+    out["device_s"] = [cost.get(k, (0.0, 0))[0] for k in all_keys]
+    out["kept"] = [cost.get(k, (0.0, 0))[1] for k in all_keys]
+    out["s_per_kept"] = [seconds / kept if kept else math.nan for seconds, kept in zip(out["device_s"], out["kept"])]
     out = out.reindex(columns=COLUMNS)
     out = out.sort_values(["bt_score", "mean_rating"], ascending=False, na_position="last", kind="stable")
     out = out.reset_index(drop=True)
@@ -140,6 +159,17 @@ def agreement_report(lab: Lab) -> dict[str, Any]:
 
 def _num(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _cost(lab: Lab, keys: dict[str, list]) -> dict[Any, tuple[float, int]]:
+    """Group -> (device-seconds of all its runs, clips kept): the runs' own timings, the team's stars and battles."""
+    totals: dict[Any, list] = {}
+    for run_id, seconds, kept in lab.log.query(RUN_COST).itertuples(index=False):
+        for key in keys.get(run_id, ()):
+            total = totals.setdefault(key, [0.0, 0])
+            total[0] += float(seconds)
+            total[1] += bool(kept)
+    return {key: (seconds, kept) for key, (seconds, kept) in totals.items()}
 
 
 def _keys(lab: Lab, by: str) -> dict[str, list]:
