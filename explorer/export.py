@@ -375,6 +375,7 @@ def _page(lab: Lab, clips: list[dict], board: pd.DataFrame, kind: str, by: str, 
         "COUNTS": "".join(f'<div class="count"><b>{n}</b><span>{_esc(label)}</span></div>' for label, n in tiles),
         "BY": _esc(_by_text(board.attrs.get("by", by), by)),
         "LEADERBOARD": _leaderboard_html(board, kind),
+        "TASTE": _taste_html(lab),
         "DATA": _json_for_html(data),
     }
     return re.sub(r"@@([A-Z]+)@@", lambda m: parts[m.group(1)], template)
@@ -444,6 +445,30 @@ def _leaderboard_html(board: pd.DataFrame, kind: str) -> str:
                  'pairwise win rate, ties counting half (Wilson CI).</p>')
     return (f'<div class="charts">{"".join(charts)}</div>'
             f'<table class="lb"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}')
+
+
+def _taste_html(lab: Lab) -> str:
+    """Which metric predicts the team's votes, and the team's own taste model, beside what learned reward models reach."""
+    try:
+        from explorer.review.metric_agreement import REFERENCE, metric_agreement
+        from explorer.review.taste import taste_model
+    except ImportError:  # the review module is optional here, as for the leaderboard
+        return ""
+    table = metric_agreement(lab, bootstrap=500)
+    scored = table.dropna(subset=["accuracy"]) if len(table) else table
+    if not len(scored):
+        return ""
+    rows = [(f"{r.metric} {'↑' if r.direction == 'higher' else '↓'}", float(r.accuracy), float(r.low), float(r.high), f"{int(r.votes)} votes")
+            for r in scored.itertuples()]
+    model = taste_model(lab)
+    if model.accuracy is not None:
+        rows.insert(0, ("taste model", model.accuracy, model.low, model.high, f"{model.held_out} votes"))
+    reference = (f"For reference: {REFERENCE['name']} agree with human pairwise preferences "
+                 f"{REFERENCE['low']:.0%}–{REFERENCE['high']:.0%} of the time ({REFERENCE['source']}). 50 % is chance.")
+    return ('<section class="board" id="taste"><h2>Which measurement predicts our taste <small>pairwise accuracy against the '
+            'team\'s votes · 95% CI · ↑ more wins, ↓ less wins · taste model: held out</small></h2>'
+            f'<div class="charts">{_chart("Agreement with the votes", rows, (0.0, 1.0), "{:.0%}", "bar alt")}</div>'
+            f'<p class="note-small">{_esc(model.describe())}</p><p class="note-small">{_esc(reference)}</p></section>')
 
 
 def _chart(title: str, rows: list[tuple[str, float, float | None, float | None, str]], domain: tuple[float, float], fmt: str,

@@ -266,3 +266,17 @@ def test_the_page_shows_what_a_kept_clip_cost_per_model(log, tmp_path):
         assert board[model]["s_per_kept"] == pytest.approx(seconds[model] / board[model]["kept"])
     page = summary.index.read_text(encoding="utf-8")
     assert "Device-seconds per kept clip" in page and "device-s per kept clip" in page and "2 kept of 2" in page and "1 kept of 4" in page
+
+
+def test_the_page_says_which_metric_predicts_the_votes(lab, tmp_path):
+    import itertools
+
+    runs = [lab.generate(p, seed=s, frames=6, width=64, height=48, steps=2, fps=6, progress=False)
+            for p in ("slow drift", "fast zoom") for s in (1, 2)]
+    motion = lab.metrics()["metric_motion"]
+    for a, b in itertools.combinations(runs, 2):
+        lab.vote(*((a, b) if motion[a.id] > motion[b.id] else (b, a)))
+    page = export(lab, tmp_path / "site").index.read_text(encoding="utf-8")
+    assert 'id="taste"' in page and "Which measurement predicts our taste" in page
+    assert "motion ↑" in page and "taste model: held out" in page and "<title>taste model</title>" in page
+    assert "61%–74%" in page and "learnt from 6 votes" in page
