@@ -89,6 +89,8 @@ class Backend:
     name: ClassVar[str] = ""
     # The keyframable request fields this backend honours (explorer.keyframes); others are refused by :meth:`check`.
     keyframable: ClassVar[frozenset[str]] = frozenset()
+    # The conditioning media fields this backend honours (explorer.conditioning); others are refused by :meth:`check`.
+    conditionable: ClassVar[frozenset[str]] = frozenset()
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -113,6 +115,9 @@ class Backend:
         if refused:  # a backend that does not know keyframes would quietly make a clip without them
             takes = ", ".join(sorted(self.keyframable)) or "none"
             raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
+        from explorer.conditioning import refuse
+
+        refuse(request, self.conditionable, f"backend {self.name!r}")
         accepted = {p.name for p in self.parameters(request.model)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:
