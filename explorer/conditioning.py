@@ -472,3 +472,31 @@ def extension(run: Any, changes: dict[str, Any]) -> dict[str, Any]:
     """The changes ``lab.extend`` makes: start from the run's last frame; drop what was aligned to the old clip."""
     base = {"image": Frame(run, -1), "last_image": None, "video": None, "mask": None}
     return {**base, **changes}
+
+
+def thumbs(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A logged request's conditioning media as the widgets show them: field, hash (its ``.thumb.webp``), source, at."""
+    out = []
+    for name in FIELDS:
+        value = request.get(name) if isinstance(request, Mapping) else None
+        items = value if isinstance(value, list) else [value] if value else []
+        for ref in items:
+            if isinstance(ref, Mapping) and isinstance(ref.get("sha256"), str):
+                out.append({"field": name, "sha256": ref["sha256"], "source": ref.get("source", ""), "frames": ref.get("frames", 1),
+                            **({"at": ref["at"]} if ref.get("at") is not None else {})})
+    return out
+
+
+def thumbs_of_runs(lab: Any, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`thumbs` for several runs in one query: run id -> its media (runs without any are left out)."""
+    import json
+
+    if not ids:
+        return {}
+    frame = lab.sql("SELECT id, request FROM runs WHERE id IN (SELECT unnest(?))", [[str(i) for i in ids]])
+    out = {}
+    for run_id, request in zip(frame["id"], frame["request"]):
+        found = thumbs(json.loads(request) if isinstance(request, str) else request)
+        if found:
+            out[str(run_id)] = found
+    return out

@@ -253,3 +253,23 @@ def test_same_request_same_pictures_in_another_process(home, tmp_path):
 
 def test_every_field_is_a_request_field():
     assert set(FIELDS) <= set(Request.model_fields)
+
+
+# -- shown in the widgets ------------------------------------------------------------------------------------
+
+
+def test_the_gallery_and_the_player_carry_the_thumbnails(home):
+    lab = home.open()
+    source = lab.generate("neon city rain", progress=False, **CLIP)
+    more = lab.extend(source, last_image=picture(2))
+    gallery = lab.ui.gallery()
+    items = {item["id"]: item for item in gallery.page_items}
+    assert "conditioning" not in items[source.id]
+    media = items[more.id]["conditioning"]
+    assert [m["field"] for m in media] == ["image", "last_image"]
+    assert media[0] == {"field": "image", "sha256": more.request.image["sha256"], "source": f"frame 11 of run {source.id}", "frames": 1}
+    for m in media:  # what the tiles load: the thumbnail beside the stored picture
+        assert lab.log.media.path(m["sha256"], ".thumb.webp").is_file()
+    gallery.show(more)
+    assert gallery.detail["conditioning"] == media
+    assert lab.ui.player(more).clip["conditioning"] == media
