@@ -3,7 +3,7 @@ in the gallery's detail pane and under the player, served by the media route."""
 
 from __future__ import annotations
 
-from lab import cell_output, open_notebook, run_all, wait_for_output, wait_for_widget, write_notebook
+from lab import SCREENSHOTS, cell_output, open_notebook, run_all, wait_for_output, wait_for_widget, write_notebook
 
 SETUP = """
 import explorer, numpy as np
@@ -53,4 +53,7 @@ def test_conditioning_thumbnails_in_the_gallery_and_the_player(page, jupyter_ser
     player = wait_for_widget(page, 2, ".cx-clip-player")
     _loaded(player.locator(".cx-conditioning-item img"))
     expect(player.locator(".cx-conditioning-item")).to_have_count(2)
-    cell_output(page, 1).evaluate("e => e.scrollIntoView({block: 'start'})")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for index, name in ((1, "conditioning-gallery"), (2, "conditioning-player")):
+        cell_output(page, index).evaluate("e => e.scrollIntoView({block: 'start'})")
+        cell_output(page, index).screenshot(path=str(SCREENSHOTS / f"{name}.png"))
