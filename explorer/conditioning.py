@@ -36,6 +36,7 @@ import hashlib
 import io
 import numbers
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,11 +256,11 @@ def _load(lab: Any, field: str, value: Any, *, picture: bool) -> _Medium:
             raise fail(f"frame {_short(index)} is outside {name} (its {count} frames are 0 to {count - 1}, or -{count} to -1)")
         frame = int(index) % count
         return _Medium(field, clip[frame : frame + 1], f"frame {frame} of {name}", at, fps=fps)
-    if isinstance(value, Run) or isinstance(value, (str, os.PathLike)) and Path(value).suffix.lower() in VIDEO_SUFFIXES:
+    if isinstance(value, (Run, _RunId)) or isinstance(value, (str, os.PathLike)) and Path(value).suffix.lower() in VIDEO_SUFFIXES:
         if picture:
-            raise fail(f"takes one picture, not a clip; choose a frame: ({'run' if isinstance(value, Run) else 'path'}, 0) "
+            raise fail(f"takes one picture, not a clip; choose a frame: ({'run' if isinstance(value, (Run, _RunId)) else 'path'}, 0) "
                        "or lab.frame(run, -1) for the last")
-        if isinstance(value, Run):
+        if isinstance(value, (Run, _RunId)):
             row = _run_row(lab, field, value)
             ref = {"sha256": row["media_sha256"], "file": "mp4", "width": int(row["request"]["width"]),
                    "height": int(row["request"]["height"]), "frames": int(row["request"]["frames"]), "source": f"run {row['id']}"}
@@ -500,3 +501,26 @@ def thumbs_of_runs(lab: Any, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         if found:
             out[str(run_id)] = found
     return out
+
+
+_RUN_FRAME = re.compile(r"^(?P<run>[0-9a-f]{4,32})@(?P<frame>-?\d+)$")
+_RUN_ID = re.compile(r"^[0-9a-f]{4,32}$")
+
+
+def from_text(text: str) -> Any:
+    """A medium as typed on the command line: a file that exists, ``RUN@FRAME`` (``3f9a2c@-1``), a run id, else a path."""
+    if Path(text).expanduser().exists():
+        return text
+    match = _RUN_FRAME.match(text)
+    if match:
+        return Frame(match["run"], int(match["frame"]))
+    if _RUN_ID.match(text):
+        return _RunId(text)
+    return text
+
+
+@dataclass(frozen=True)
+class _RunId:
+    """A run named by its id on the command line (its whole clip: ``video``, ``mask``)."""
+
+    id: str

@@ -273,3 +273,32 @@ def test_the_gallery_and_the_player_carry_the_thumbnails(home):
     gallery.show(more)
     assert gallery.detail["conditioning"] == media
     assert lab.ui.player(more).clip["conditioning"] == media
+
+
+# -- the command line ------------------------------------------------------------------------------------------
+
+
+def _cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
+
+
+def test_the_cli_takes_media_files_and_run_frames_and_extends(home, tmp_path):
+    Image.fromarray(picture(2)).save(tmp_path / "last.png")
+    size = ["--frames", 8, "--size", "64x48", "--steps", 2]
+    first = _cli("generate", "neon city rain", *size, *home.args, "--json")
+    assert first.returncode == 0, first.stderr
+    source = json.loads(first.stdout)["id"]
+    made = _cli("generate", "a kite", *size, "--image", f"{source}@-1", "--last-image", tmp_path / "last.png", *home.args, "--json")
+    assert made.returncode == 0, made.stderr
+    request = json.loads(made.stdout)
+    assert request["image"]["source"] == f"frame 7 of run {source}" and request["last_image"]["source"] == "file last.png"
+    extended = _cli("extend", source[:6], "--set", "prompt=a forest at dawn", *home.args)
+    assert extended.returncode == 0, extended.stderr
+    assert f"conditioning: image: frame 7 of run {source}" in extended.stdout
+    forked = _cli("fork", source, "--set", f"image={source}@0", *home.args, "--json")
+    assert json.loads(forked.stdout)["image"]["source"] == f"frame 0 of run {source}"
+    bad = _cli("generate", "a kite", *size, "--image", f"{source}@8", *home.args)
+    assert bad.returncode == 2 and f"error: --image: frame 8 is outside run {source} (its 8 frames are 0 to 7" in bad.stderr
+    missing = _cli("generate", "a kite", *size, "--mask", tmp_path / "nope.png", *home.args)
+    assert missing.returncode == 2 and "error: --mask: no such file" in missing.stderr
