@@ -286,7 +286,9 @@ class Lab:
 
     def plan_sweep(self, base: str | Request, axes: dict[str, list], *, name: str | None = None, **fields: Any) -> tuple[str, list[dict], list[Request]]:
         """Validate every cell and log the sweep; returns (sweep id, cells, requests) for the caller to run."""
-        request = _as_request(base, fields)
+        from explorer.conditioning import store_fields
+
+        request = _as_request(base, store_fields(self, fields))  # a sweep's fixed media (image=...) are stored once
         if not axes or not all(isinstance(v, (list, tuple)) and v for v in axes.values()):
             raise RequestError(["axes: give each field a non-empty list of values, e.g. {'seed': [1, 2, 3]}"])
         names = list(axes)

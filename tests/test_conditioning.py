@@ -302,3 +302,15 @@ def test_the_cli_takes_media_files_and_run_frames_and_extends(home, tmp_path):
     assert bad.returncode == 2 and f"error: --image: frame 8 is outside run {source} (its 8 frames are 0 to 7" in bad.stderr
     missing = _cli("generate", "a kite", *size, "--mask", tmp_path / "nope.png", *home.args)
     assert missing.returncode == 2 and "error: --mask: no such file" in missing.stderr
+
+
+def test_sketch_refuses_a_picture_at_another_frame_and_a_sweep_keeps_its_picture(home):
+    lab = home.open()
+    with pytest.raises(RequestError, match=r"^image: backend 'sketch' puts image on frame 0, not at a chosen frame \(at=3\)"):
+        lab.generate("a kite", image={"media": picture(1), "at": 3}, progress=False, **CLIP)
+    assert lab.generate("a kite", image={"media": picture(1), "at": 0}, progress=False, **CLIP).ok
+    runs = lab.sweep("a kite", {"seed": [1, 2]}, image=picture(1), frames=6, width=64, height=48, steps=2, progress=False)
+    from explorer.conditioning import store_fields
+
+    expected = store_fields(lab, {"image": picture(1)})["image"]["sha256"]
+    assert len(runs) == 2 and {lab.run(i).request.image["sha256"] for i in runs["id"]} == {expected}

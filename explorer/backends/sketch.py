@@ -75,6 +75,10 @@ class SketchBackend(Backend):
 
     def check(self, request: Request) -> None:
         super().check(request)
+        if request.image or request.last_image:
+            from explorer.backends.sketch_conditioning import check
+
+            check(request)
         pace = request.extra.get("pace", 0.0)
         if isinstance(pace, bool) or not isinstance(pace, (int, float)) or not 0 <= pace <= 10:
             from explorer.request import RequestError

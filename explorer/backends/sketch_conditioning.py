@@ -11,11 +11,21 @@ from typing import Callable
 
 import numpy as np
 
-from explorer.conditioning import fitted, frames_of
+from explorer.conditioning import fitted, frame_at, frames_of
 from explorer.keyframes import ease
-from explorer.request import Request
+from explorer.request import Request, RequestError
 
 PUSH_IN = 0.12  # how far the view closes in on a picture while it dissolves
+
+
+def check(request: Request) -> None:
+    """The sketch puts ``image`` on the first frame and ``last_image`` on the last: an ``at`` elsewhere is refused."""
+    problems = [f"{field}: backend 'sketch' puts {field} on frame {frame_at(field, {}, request.frames)}, not at a chosen frame "
+                f"(at={ref['at']}); LTXConditionPipeline (diffusers) places media at other frames"
+                for field in ("image", "last_image") if (ref := getattr(request, field)) and ref.get("at") is not None
+                and ref["at"] != frame_at(field, {}, request.frames)]
+    if problems:
+        raise RequestError(problems)
 
 
 def with_pictures(request: Request, render: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
