@@ -199,3 +199,24 @@ def test_a_missing_frame_is_named_for_diffusers_too(home, backend, folders):
     with pytest.raises(RequestError, match=rf"image: frame 9 is outside run {source.id} \(its 9 frames are 0 to 8"):
         lab.generate("a kite", **tiny(folders["wan_i2v"], image=(source, 9)))
     assert backend.cache.loads == 0
+
+
+def test_which_pipeline_classes_take_which_fields():
+    """From the classes alone (nothing instantiated): the named pipelines of the issue, and ones that take nothing."""
+    import diffusers
+
+    from explorer.backends.diffusers.conditioning import takes
+
+    expected = {
+        "WanImageToVideoPipeline": {"image", "last_image"},
+        "WanVACEPipeline": {"video", "mask", "reference_images"},
+        "LTXConditionPipeline": {"image", "last_image", "video"},
+        "CogVideoXImageToVideoPipeline": {"image"},
+        "LTXImageToVideoPipeline": {"image"},
+        "WanPipeline": set(),
+        "LTXPipeline": set(),
+        "AnimateDiffPipeline": set(),
+        "StableDiffusionPipeline": set(),  # an image pipeline (animated by a latent walk): no first frame to take
+        "StableDiffusionImg2ImgPipeline": set(),
+    }
+    assert {name: set(takes(getattr(diffusers, name))) for name in expected} == expected
