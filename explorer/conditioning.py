@@ -433,10 +433,6 @@ def describe(request: Any) -> str:
     return "; ".join(f"{field}: {ref.get('source') or ref['sha256'][:12]}" for field, ref in references(request))
 
 
-__all__ = ["FIELDS", "TAKEN_BY", "Frame", "check_reference", "refuse", "check_stored", "current_store", "describe", "fitted", "frame_at", "frames_of",
-           "put_picture", "references", "store_fields", "used"]
-
-
 # Who takes what, for the messages that refuse a field (the diffusers classes are those mapped in
 # explorer.backends.diffusers.conditioning, plus any pipeline whose call has a parameter of the field's name).
 TAKEN_BY = {
@@ -524,3 +520,7 @@ class _RunId:
     """A run named by its id on the command line (its whole clip: ``video``, ``mask``)."""
 
     id: str
+
+
+__all__ = ["FIELDS", "TAKEN_BY", "Frame", "check_reference", "check_stored", "current_store", "describe", "extension", "fitted",
+           "frame_at", "frames_of", "from_text", "put_picture", "references", "refuse", "store_fields", "thumbs", "thumbs_of_runs", "used"]
