@@ -13,7 +13,7 @@ Five request fields hold them::
 - a path to a picture (PNG, JPEG, WebP…) or, for ``video`` and ``mask``, a video file;
 - a :class:`~explorer.lab.Run` (its whole clip: ``video`` and ``mask`` only);
 - a frame of a run or of a video file: ``(run, 12)``, ``(run, -1)`` (the last frame) or ``lab.frame(run, 12)``;
-- a numpy array: ``H×W×3`` uint8 for a picture (``H×W`` for a mask), ``T×H×W×3`` for a clip;
+- a numpy array: ``H×W×3`` for a picture (``H×W`` for a mask), ``T×H×W×3`` for a clip; uint8, or floats from 0 to 1;
 - ``{"media": any of those, "at": k}``: also the frame of the new clip it conditions (LTX's conditions; the
   default is frame 0, and the last frame for ``last_image``).
 
@@ -289,8 +289,11 @@ def _as_pixels(field: str, array: np.ndarray, *, picture: bool) -> np.ndarray:
     from explorer.request import RequestError
 
     mask, given = field == "mask", array.shape
+    if np.issubdtype(array.dtype, np.floating) and array.size and np.isfinite(array).all() and 0 <= array.min() and array.max() <= 1:
+        array = np.rint(array * 255).astype(np.uint8)  # floats in [0, 1], as pipelines return them with output_type="np"
     if array.dtype != np.uint8:
-        raise RequestError([f"{field}: must be a uint8 array (0-255) (got {array.dtype})"])
+        raise RequestError([f"{field}: must be a uint8 array (0-255) or floats from 0 to 1 (got {array.dtype}"
+                            + (f" from {array.min():g} to {array.max():g})" if np.issubdtype(array.dtype, np.floating) and array.size else ")")])
     if mask and array.ndim in (2, 3) and (array.ndim == 2 or array.shape[-1] != 3):  # H×W, or T×H×W greys
         array = np.repeat(array[..., None], 3, axis=-1)
     if array.ndim == 3 and array.shape[-1] == 3:

@@ -81,6 +81,8 @@ def test_paths_runs_frames_and_arrays_are_stored_once_by_hash(home, tmp_path):
     new_pictures = [p for p in set(media_files(lab)) - before if p.suffix == ".png"]
     assert new_pictures == [stored]
     np.testing.assert_array_equal(frames_of(from_path.request.image, lab.log.media)[0], pixels)  # lossless
+    as_floats = lab.generate("a kite", image=pixels / 255.0, progress=False, **CLIP)  # floats in [0, 1]: the same picture
+    assert as_floats.request.image["sha256"] == sha
 
     last = lab.generate("a kite", image=(source, -1), progress=False, **CLIP)
     also_last = lab.generate("a kite", image=lab.frame(source, 11), progress=False, **CLIP)
@@ -110,7 +112,8 @@ def test_a_clip_is_a_reference_to_the_run_or_a_stored_mp4(home, tmp_path):
         ({"image": "missing.png"}, "image: no such file missing.png"),
         ({"image": np.zeros((48, 64, 4), np.uint8)}, "image: must be an array of shape H×W×3 (got shape (48, 64, 4))"),
         ({"image": np.zeros((2, 48, 64, 3), np.uint8)}, "image: takes one picture, not 2 frames"),
-        ({"last_image": np.zeros((48, 64, 3), np.float32)}, "last_image: must be a uint8 array (0-255) (got float32)"),
+        ({"last_image": np.full((48, 64, 3), 2.0, np.float32)}, "last_image: must be a uint8 array (0-255) or floats from 0 to 1 (got float32 from 2 to 2)"),
+        ({"last_image": np.zeros((48, 64, 3), np.int64)}, "last_image: must be a uint8 array (0-255) or floats from 0 to 1 (got int64)"),
         ({"video": np.zeros((4, 47, 64, 3), np.uint8)}, "video: a clip needs an even width and height"),
         ({"mask": np.zeros((5,), np.uint8)}, "mask: must be an array of shape H×W, H×W×3, T×H×W or T×H×W×3"),
         ({"image": ("RUN", 12)}, "image: frame 12 is outside run RUN (its 12 frames are 0 to 11, or -12 to -1)"),
