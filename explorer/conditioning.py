@@ -149,7 +149,11 @@ def _short(value: Any, most: int = 40) -> str:
 
 def used(request: Any) -> list[str]:
     """The conditioning fields a request sets, in :data:`FIELDS` order."""
-    return [name for name in FIELDS if getattr(request, name, None)]
+    return [name for name in FIELDS if not _empty(getattr(request, name, None))]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or isinstance(value, (list, tuple, dict)) and not value
 
 
 def references(request: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -171,17 +175,24 @@ def frame_at(field: str, ref: Mapping[str, Any], frames: int) -> int:
 # -- the lab side: storing what the user gives ---------------------------------------------------
 
 
-def store_fields(lab: Any, fields: dict[str, Any]) -> dict[str, Any]:
+def store_fields(lab: Any, fields: dict[str, Any], backend: str | None = None) -> dict[str, Any]:
     """``fields`` with every conditioning value stored in ``lab``'s media store and replaced by its reference.
 
     Every problem (a missing file, a wrong shape, a frame outside a clip) is raised at once as a RequestError
-    naming the field, before anything is written.
+    naming the field, before anything is written; so is a field that ``backend`` (its name) never takes, when
+    the backend says so up front (``conditionable``; the diffusers backend decides per pipeline, later).
     """
     from explorer.request import RequestError
 
     wanted = {name: value for name, value in fields.items() if name in FIELDS and value is not None}
     if not wanted:
         return fields
+    if backend is not None:
+        from explorer import backends
+
+        takes = getattr(backends.get(backend), "conditionable", None)
+        if takes is not None:
+            refuse(_Fields(wanted), takes, f"backend {backend!r}")
     problems: list[str] = []
     loaded: dict[str, Any] = {}
     for name, value in wanted.items():
@@ -202,6 +213,16 @@ def store_fields(lab: Any, fields: dict[str, Any]) -> dict[str, Any]:
     for name, value in loaded.items():
         out[name] = [_put(store, item) for item in value] if isinstance(value, list) else _put(store, value)
     return out
+
+
+class _Fields:
+    """Given values under the request's field names, for :func:`refuse` before they are stored."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        return None
 
 
 @dataclass

@@ -140,7 +140,8 @@ class Lab:
         """
         from explorer import conditioning
 
-        request = self._with_parent(_as_request(prompt, conditioning.store_fields(self, fields)))
+        backend_name = fields.get("backend") or getattr(prompt, "backend", None) or Request.model_fields["backend"].default
+        request = self._with_parent(_as_request(prompt, conditioning.store_fields(self, fields, backend_name)))
         conditioning.check_stored(self.log.media, request)
         media_token = conditioning.current_store.set(self.log.media)  # where the backend reads the conditioning media
         try:
@@ -230,7 +231,8 @@ class Lab:
         from explorer.conditioning import store_fields
 
         base, parent = self._source(source)
-        return self.generate(base.replace(**store_fields(self, _changes(changes)), parent=parent), progress=progress, on_step=on_step)
+        changes = store_fields(self, _changes(changes), changes.get("backend") or base.backend)
+        return self.generate(base.replace(**changes, parent=parent), progress=progress, on_step=on_step)
 
     def extend(self, run: str | Run, *, progress: bool = True, on_step: Callable[[Step], None] | None = None, **changes: Any) -> Run:
         """Continue ``run``: a fork whose ``image`` is the run's last frame (README "Conditioning media").

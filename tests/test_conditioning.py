@@ -142,7 +142,12 @@ def test_bad_media_are_refused_naming_the_field_before_anything_runs(home, tmp_p
 
     fields = {name: real(value) for name, value in fields.items()}
     with pytest.raises(RequestError) as caught:
-        lab.generate("a kite", progress=False, **CLIP, **fields)
+        if {"video", "mask", "reference_images"} & set(fields):  # the sketch refuses these whatever they hold: check what reads them
+            from explorer.conditioning import store_fields
+
+            store_fields(lab, fields)
+        else:
+            lab.generate("a kite", progress=False, **CLIP, **fields)
     assert expected.replace("RUN", source.id) in str(caught.value)
     assert len(lab.runs()) == 1  # nothing was logged
 
@@ -161,6 +166,12 @@ def test_lab_frame_refuses_a_frame_outside_the_clip(home):
 def test_sketch_refuses_what_it_cannot_use_by_name(home):
     lab = home.open()
     source = lab.generate("neon city rain", progress=False, **CLIP)
+    before = media_files(lab)
+    with pytest.raises(RequestError, match=r"^video: backend 'sketch' does not take video"):
+        lab.generate("a kite", video=np.zeros((8, 48, 64, 3), np.uint8), progress=False, **CLIP)
+    with pytest.raises(RequestError, match=r"^mask: backend 'sketch' does not take mask"):
+        lab.fork(source, mask=np.zeros((48, 64), np.uint8))
+    assert media_files(lab) == before  # refused before anything was stored
     with pytest.raises(RequestError) as caught:
         lab.generate("a kite", video=source, reference_images=[(source, 0)], progress=False, **CLIP)
     assert caught.value.problems == [
@@ -303,8 +314,10 @@ def test_the_cli_takes_media_files_and_run_frames_and_extends(home, tmp_path):
     assert json.loads(forked.stdout)["image"]["source"] == f"frame 0 of run {source}"
     bad = _cli("generate", "a kite", *size, "--image", f"{source}@8", *home.args)
     assert bad.returncode == 2 and f"error: --image: frame 8 is outside run {source} (its 8 frames are 0 to 7" in bad.stderr
-    missing = _cli("generate", "a kite", *size, "--mask", tmp_path / "nope.png", *home.args)
-    assert missing.returncode == 2 and "error: --mask: no such file" in missing.stderr
+    missing = _cli("generate", "a kite", *size, "--last-image", tmp_path / "nope.png", *home.args)
+    assert missing.returncode == 2 and "error: --last-image: no such file" in missing.stderr
+    refused = _cli("generate", "a kite", *size, "--mask", tmp_path / "last.png", *home.args)
+    assert refused.returncode == 2 and "error: --mask: backend 'sketch' does not take mask" in refused.stderr
 
 
 def test_sketch_refuses_a_picture_at_another_frame_and_a_sweep_keeps_its_picture(home):

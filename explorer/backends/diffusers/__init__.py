@@ -80,6 +80,7 @@ class DiffusersBackend(Backend):
     """Runs diffusers pipelines; keeps up to ``max_pipelines`` loaded (``EXPLORER_MAX_PIPELINES``, default 1)."""
 
     name = "diffusers"
+    conditionable = None  # decided per pipeline class, in check (explorer.backends.diffusers.conditioning)
 
     def __init__(self, max_pipelines: int | None = None):
         try:
