@@ -118,6 +118,7 @@ OPTIONS = {
     "min_rating": "--min-rating", "limit": "--limit", "sort": "--sort", "backend": "--backend", "model": "--model",
     "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
     "steps": "--steps", "guidance": "--guidance", "extra": "--param", "keyframes": "--keyframes",
+    "image": "--image", "last_image": "--last-image", "video": "--video", "mask": "--mask", "reference_images": "--reference",
 }
 REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent",
                   "keyframes")
@@ -228,6 +229,10 @@ def _print_run(run, as_json: bool) -> None:
         from explorer.keyframes import describe
 
         say(f"  keyframes: {describe(r.keyframes)}")
+    from explorer.conditioning import describe as describe_media, used
+
+    if used(r):
+        say(f"  conditioning: {describe_media(r)}")
     if run.ok:
         say(f"  clip: {run.media}")
     if run.error:
@@ -260,6 +265,11 @@ def generate(
                                             help="Values that change over the clip, as JSON: FIELD -> {FRAME: VALUE or {\"value\": V, \"ease\": step|linear|smooth}}, "
                                                  "e.g. '{\"prompt\": {\"0\": \"a quiet forest\", \"47\": \"the forest on fire\"}, \"guidance\": {\"0\": 3, \"47\": 9}}'. "
                                                  "Keyframable: prompt, negative_prompt, guidance."),
+    image: Optional[str] = typer.Option(None, "--image", show_default=False, help="The picture the clip starts from: a picture file or RUN@FRAME (e.g. 3f9a2c@-1: a run's last frame)."),
+    last_image: Optional[str] = typer.Option(None, "--last-image", show_default=False, help="The picture the clip ends on: a picture file or RUN@FRAME."),
+    video: Optional[str] = typer.Option(None, "--video", show_default=False, help="A clip to follow: a video file or a run id."),
+    mask: Optional[str] = typer.Option(None, "--mask", show_default=False, help="Where to generate (white) and keep --video (black): a picture, a video file or a run id."),
+    reference: list[str] = typer.Option([], "--reference", help="A picture to take after (file or RUN@FRAME); repeatable."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
@@ -277,7 +287,41 @@ def generate(
 
         request = Request(**fields)
         lab = _lab(db, storage, author, create=True)
-        run = _generate(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step), as_json)
+        media = _media_options(image=image, last_image=last_image, video=video, mask=mask, reference_images=reference)
+        run = _generate(lab, lambda on_step: lab.generate(request, progress=False, on_step=on_step, **media), as_json)
+    _finish(run, as_json)
+
+
+def _media_options(**given: Any) -> dict[str, Any]:
+    """The conditioning options that were given, read by explorer.conditioning.from_text (the lab stores them)."""
+    from explorer.conditioning import from_text
+
+    media = {name: [from_text(v) for v in value] if isinstance(value, list) else from_text(value)
+             for name, value in given.items() if value}
+    return media
+
+
+def _media_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """``--set image=3f9a2c@-1``: conditioning fields given as text read like --image (other values as they are)."""
+    from explorer.conditioning import FIELDS, from_text
+
+    return {k: from_text(v) if k in FIELDS and isinstance(v, str) else v for k, v in changes.items()}
+
+
+@app.command()
+def extend(
+    source: str = typer.Argument(..., help="Run id (or unique prefix) to continue from its last frame."),
+    set_: list[str] = typer.Option([], "--set", help="Field to change, NAME=VALUE, e.g. --set prompt='a forest at dawn'; repeatable."),
+    db: Optional[str] = DbOption,
+    storage: Optional[Path] = StorageOption,
+    author: Optional[str] = AuthorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Continue a run: a fork that starts from its last frame (image = its last frame, parent = it)."""
+    with _errors(**{field: f"--set {field}" for field in REQUEST_FIELDS}):
+        changes = _media_changes(_parse_params(set_))
+        lab = _lab(db, storage, author, create=False)
+        run = _generate(lab, lambda on_step: lab.extend(source, progress=False, on_step=on_step, **changes), as_json)
     _finish(run, as_json)
 
 
@@ -311,6 +355,7 @@ def fork(
             changes["width"], changes["height"] = parse_size(changes.pop("size"))
         # A clip file carries its recipe, so forking one may start a new log; a run id needs the log it is in.
         lab = _lab(db, storage, author, create=source.lower().endswith(".mp4"))
+        changes = _media_changes(changes)
         run = _generate(lab, lambda on_step: lab.fork(source, progress=False, on_step=on_step, **changes), as_json)
     _finish(run, as_json)
 

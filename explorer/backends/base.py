@@ -89,6 +89,9 @@ class Backend:
     name: ClassVar[str] = ""
     # The keyframable request fields this backend honours (explorer.keyframes); others are refused by :meth:`check`.
     keyframable: ClassVar[frozenset[str]] = frozenset()
+    # The conditioning media fields this backend honours (explorer.conditioning); others are refused by :meth:`check`,
+    # and by the lab before it stores them. None: the backend decides per request in its own check.
+    conditionable: ClassVar[frozenset[str] | None] = frozenset()
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -113,6 +116,10 @@ class Backend:
         if refused:  # a backend that does not know keyframes would quietly make a clip without them
             takes = ", ".join(sorted(self.keyframable)) or "none"
             raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
+        from explorer.conditioning import refuse
+
+        if self.conditionable is not None:
+            refuse(request, self.conditionable, f"backend {self.name!r}")
         accepted = {p.name for p in self.parameters(request.model)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:

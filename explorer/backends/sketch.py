@@ -12,6 +12,14 @@ Keyframes (:mod:`explorer.keyframes`) are honoured frame by frame: a keyframed
 guidance is interpolated, and keyframed texts cross-fade the scenes of the
 neighbouring keys by their eased weights (a key's frame shows its own scene).
 
+Conditioning pictures (:mod:`explorer.conditioning`): ``image`` is the first
+frame exactly, and the clip pushes slowly into it while it dissolves into the
+prompt's scene (smoothly, over the clip, or its first half when there is a
+``last_image`` too); ``last_image`` dissolves in the same way at the end and is
+the last frame exactly. Pictures of another size are centre-cropped to the
+clip's aspect and resized. ``video``, ``mask`` and ``reference_images`` are
+refused by name (the diffusers pipelines that take them are named).
+
     >>> from explorer.backends.sketch import SketchBackend
     >>> from explorer.backends.base import RunControl
     >>> from explorer.request import Request
@@ -39,9 +47,14 @@ PREVIEW_SIDE = 128
 class SketchBackend(Backend):
     name = "sketch"
     keyframable = frozenset(KEYFRAMABLE)
+    conditionable = frozenset({"image", "last_image"})
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         render = _keyframed(request) if request.keyframes else _still(request)
+        if request.image or request.last_image:
+            from explorer.backends.sketch_conditioning import with_pictures
+
+            render = with_pictures(request, render)
         count, steps = request.frames, request.steps
         out = np.empty((count, request.height, request.width, 3), np.uint8)
         noise = _preview_noise(request)
@@ -62,6 +75,10 @@ class SketchBackend(Backend):
 
     def check(self, request: Request) -> None:
         super().check(request)
+        if request.image or request.last_image:
+            from explorer.backends.sketch_conditioning import check
+
+            check(request)
         pace = request.extra.get("pace", 0.0)
         if isinstance(pace, bool) or not isinstance(pace, (int, float)) or not 0 <= pace <= 10:
             from explorer.request import RequestError
