@@ -89,6 +89,8 @@ class Backend:
     name: ClassVar[str] = ""
     # The keyframable request fields this backend honours (explorer.keyframes); others are refused by :meth:`check`.
     keyframable: ClassVar[frozenset[str]] = frozenset()
+    # Whether this backend honours a request's ``motion`` (explorer.motion); if not, :meth:`check` refuses one.
+    takes_motion: ClassVar[bool] = False
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -113,6 +115,8 @@ class Backend:
         if refused:  # a backend that does not know keyframes would quietly make a clip without them
             takes = ", ".join(sorted(self.keyframable)) or "none"
             raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
+        if request.motion and not self.takes_motion:  # else the regions would quietly stay still
+            raise RequestError([f"motion: backend {self.name!r} does not take a motion plan (the sketch backend does, and diffusers with WanVACEPipeline)"])
         accepted = {p.name for p in self.parameters(request.model)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:

@@ -11,6 +11,8 @@ the tests, the demo and the tours run on.
 Keyframes (:mod:`explorer.keyframes`) are honoured frame by frame: a keyframed
 guidance is interpolated, and keyframed texts cross-fade the scenes of the
 neighbouring keys by their eased weights (a key's frame shows its own scene).
+A ``motion`` plan (:mod:`explorer.motion`) drags what lies in each painted
+region along its path, frame by frame, and moves the camera.
 
     >>> from explorer.backends.sketch import SketchBackend
     >>> from explorer.backends.base import RunControl
@@ -39,9 +41,14 @@ PREVIEW_SIDE = 128
 class SketchBackend(Backend):
     name = "sketch"
     keyframable = frozenset(KEYFRAMABLE)
+    takes_motion = True
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         render = _keyframed(request) if request.keyframes else _still(request)
+        if request.motion:  # what lies in each painted region is dragged along its path (explorer.motion)
+            from explorer.motion import animate
+
+            render = animate(request.motion, render, request.frames, request.width, request.height, request.seed)
         count, steps = request.frames, request.steps
         out = np.empty((count, request.height, request.width, 3), np.uint8)
         noise = _preview_noise(request)

@@ -1,0 +1,301 @@
+"""The motion brush's field: validation, the control-video renderer, the sketch backend measured with optical flow,
+the round trip through the log, the clip file and fork, and diffusers (WanVACE takes it, the others refuse it)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explorer.backends.base import RunControl
+from explorer.backends.sketch import SketchBackend
+from explorer.media import read_frames, read_recipe
+from explorer.motion import (MAX_POINTS, MAX_REGIONS, Plan, describe, normalise, progress, region_mask, region_transform,
+                             render)
+from explorer.request import Request, RequestError
+
+SQUARE = [[0.3, 0.3], [0.65, 0.3], [0.65, 0.65], [0.3, 0.65]]
+CALM = "a still city of squares"  # the sketch's slow 'drift': little motion of its own, many edges for the flow to follow
+SIDE, FRAMES = 128, 12
+CLIP = dict(frames=FRAMES, width=SIDE, height=SIDE, steps=2, fps=6, seed=1)
+
+
+def region(points=SQUARE, **amounts):
+    return {"region": points, **amounts}
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A file log: where the log lives is covered by test_log and test_runs."""
+    from homes import Home
+
+    return Home("file", tmp_path)
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "motion, expected",
+    [
+        (7, 'motion: must be a list of regions or {"regions": [...], "camera": {...}} (got int)'),
+        ({"regions": [], "speed": 1}, "motion: 'speed': not a motion key (keys: regions, camera)"),
+        ({"regions": "left"}, "motion.regions: must be a list of regions (got str)"),
+        ([region()] * (MAX_REGIONS + 1), f"motion.regions: at most {MAX_REGIONS} regions (got {MAX_REGIONS + 1})"),
+        (["sky"], "motion.regions[0]: must be an object with region, horizontal, vertical, proximity, ambient (got str)"),
+        ([{"horizontal": 0.3}], "motion.regions[0].region: is required: a polygon of [x, y] points in [0, 1]"),
+        ([region([[0, 0], [1, 1]])], "motion.regions[0].region: must be a list of 3 to 256 [x, y] points (got 2 points)"),
+        ([region([[0.1, 0.1]] * (MAX_POINTS + 1))], "motion.regions[0].region: must be a list of 3 to 256 [x, y] points (got 257 points)"),
+        ([region("square")], "motion.regions[0].region: must be a list of 3 to 256 [x, y] points (got str)"),
+        ([region([[0, 0], [1.5, 0], [1, 1]])], "motion.regions[0].region[1]: a point is [x, y] with x and y from 0 to 1 (got [1.5, 0])"),
+        ([region([[0, 0], [1, 0], [0.5]])], "motion.regions[0].region[2]: a point is [x, y]"),
+        ([region([[0, 0], [1, 0], [float("nan"), 1]])], "motion.regions[0].region[2]: a point is [x, y]"),
+        ([region([[0, 0], [True, 0], [1, 1]])], "motion.regions[0].region[1]: a point is [x, y]"),
+        ([region([[0, 0], [0.5, 0.5], [1, 1]])], "motion.regions[0].region: the polygon encloses 0 of the frame; it must enclose at least 0.0001"),
+        ([region(horizontal=1.5)], "motion.regions[0].horizontal: must be a number from -1 to 1 (got 1.5)"),
+        ([region(vertical="up")], "motion.regions[0].vertical: must be a number from -1 to 1 (got 'up')"),
+        ([region(proximity=float("inf"))], "motion.regions[0].proximity: must be a number from -1 to 1 (got inf)"),
+        ([region(ambient=-0.1)], "motion.regions[0].ambient: must be a number from 0 to 1 (got -0.1)"),
+        ([region(ambient=True)], "motion.regions[0].ambient: must be a number from 0 to 1 (got True)"),
+        ([region(speed=2)], "motion.regions[0].speed: not a region setting (settings: horizontal, vertical, proximity, ambient)"),
+        ({"camera": {"pan_x": 2}}, "motion.camera.pan_x: must be a number from -1 to 1 (got 2)"),
+        ({"camera": {"tilt": 0.1}}, "motion.camera.tilt: not a camera setting (settings: pan_x, pan_y, zoom)"),
+        ({"camera": [0.1, 0, 0]}, "motion.camera: must be an object of pan_x, pan_y, zoom (got list)"),
+        ([region([[[[[[0.1]]]]], [0, 1], [1, 1]])], "motion: must not nest lists and objects more than 5 levels deep"),
+    ],
+)
+def test_bad_motion_is_named(motion, expected):
+    with pytest.raises(RequestError) as caught:
+        Request(prompt="a kite", motion=motion)
+    assert expected in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once_beside_other_fields():
+    with pytest.raises(RequestError) as caught:
+        Request(prompt="a kite", width=3, motion={"regions": [region(horizontal=2), region([[0, 0]], ambient=2)], "camera": {"zoom": -3}})
+    assert caught.value.problems == [
+        "width: must be even for H.264 video; use 2 or 4 (got 3)",
+        "motion.regions[0].horizontal: must be a number from -1 to 1 (got 2)",
+        "motion.regions[1].region: must be a list of 3 to 256 [x, y] points (got 1 points)",
+        "motion.regions[1].ambient: must be a number from 0 to 1 (got 2)",
+        "motion.camera.zoom: must be a number from -1 to 1 (got -3)",
+    ]
+
+
+def test_the_bare_list_and_the_whole_form_are_one_canonical_value_that_round_trips_through_json():
+    issue_example = [{"region": [[0.1, 0.2], [0.5, 0.2], [0.3, 0.7]], "horizontal": 0.3, "vertical": 0.0, "proximity": 0.0, "ambient": 0.1}]
+    bare = Request(prompt="a kite", motion=issue_example)
+    whole = Request(prompt="a kite", motion={"regions": [{"region": [(0.1, 0.2), (0.5, 0.2), (0.3, 0.7)], "horizontal": 0.3, "ambient": 0.1}],
+                                             "camera": {}})
+    assert bare == whole
+    assert bare.motion == {"regions": [{"region": [[0.1, 0.2], [0.5, 0.2], [0.3, 0.7]], "horizontal": 0.3, "vertical": 0.0,
+                                        "proximity": 0.0, "ambient": 0.1}], "camera": {"pan_x": 0.0, "pan_y": 0.0, "zoom": 0.0}}
+    assert Request.from_dict(json.loads(json.dumps(bare.to_dict()))) == bare
+    assert Request(prompt="a kite").motion == {} == Request(prompt="a kite", motion=[]).motion == Request(prompt="a kite", motion=None).motion
+    assert Request(prompt="a kite", motion={"camera": {"zoom": 0.5}}).motion == {"regions": [], "camera": {"pan_x": 0.0, "pan_y": 0.0, "zoom": 0.5}}
+    assert describe(bare.motion) == "1 region (→0.3 ambient 0.1)" and describe({}) == "none"
+
+
+# -- the renderer: a pure function of (motion, first frame, frames, size) -------------------------------
+
+
+def _textured(width, height, seed=0):
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(coarse, 8, 0), 8, 1)  # 8-pixel blocks: easy to follow, exact to compare
+
+
+def test_render_drags_a_region_by_exactly_its_path_and_masks_it():
+    picture = _textured(160, 96)
+    # a rectangle of 32x32 pixels, moved right by 40 % of 160 = 64 px and up by 25 % of 96 = 24 px over 9 frames
+    rect = [[0.2, 0.5], [0.4, 0.5], [0.4, 0.5 + 32 / 96], [0.2, 0.5 + 32 / 96]]
+    video, mask = render([region(rect, horizontal=0.4, vertical=0.25)], picture, 9)
+    assert video.shape == (9, 96, 160, 3) and video.dtype == np.uint8 and mask.shape == (9, 96, 160)
+    assert np.array_equal(video[0], picture)  # the first frame is the picture itself
+    source = picture[48:80, 32:64]
+    assert np.array_equal(video[-1][24:56, 96:128], source)  # at the last frame it has travelled the whole path
+    assert np.array_equal(video[4][36:68, 64:96], source)    # halfway, half of it: (32, 12) px
+    assert mask[-1][24:56, 96:128].min() == 1.0 and mask[-1][:20].max() == 0.0 and mask[-1][:, :90].max() == 0.0
+    hole = video[-1][50:78, 34:62].astype(np.float32)  # where it was: filled from around it, not a copy left behind
+    assert np.abs(hole - source[2:30, 2:30]).mean() > 20
+    again, _ = render([region(rect, horizontal=0.4, vertical=0.25)], picture, 9)
+    assert np.array_equal(again, video)
+
+
+def test_render_proximity_scales_the_region_about_its_centre_and_the_camera_moves_everything():
+    picture = _textured(128, 128, seed=2)
+    video, mask = render([region(SQUARE, proximity=1.0)], picture, 5)
+    area = [float((m > 0.5).sum()) for m in mask]
+    assert area[0] == pytest.approx((0.35 * 128) ** 2, rel=0.1) and area[-1] == pytest.approx(4 * area[0], rel=0.05)  # 2 ** 1 per side
+    assert all(a < b for a, b in zip(area, area[1:]))
+    panned, pan_mask = render({"camera": {"pan_x": 0.25}}, picture, 5)  # the camera pans right: the scene slides left 32 px
+    assert np.array_equal(panned[-1][:, :96], picture[:, 32:]) and pan_mask.max() == 0.0
+    zoomed, _ = render({"camera": {"zoom": 1.0}}, picture, 3)  # zoom in: the centre quarter fills the frame
+    import cv2
+
+    assert np.abs(zoomed[-1].astype(np.float32) - cv2.resize(picture[32:96, 32:96], (128, 128), interpolation=cv2.INTER_LINEAR)).mean() < 8
+
+
+def test_render_accepts_float_frames_and_resizes_to_the_size_asked():
+    picture = _textured(64, 64).astype(np.float32) / 255.0
+    video, mask = render([region(horizontal=0.1)], picture, 3, size=(32, 48))
+    assert video.shape == (3, 48, 32, 3) and mask.shape == (3, 48, 32)
+
+
+def test_ambient_wobbles_inside_the_region_and_nowhere_else():
+    picture = _textured(128, 128, seed=3)
+    video, _ = render([region(SQUARE, ambient=1.0)], picture, 9, seed=5)
+    assert np.array_equal(video[0], picture)
+    inside, outside = region_mask(region(SQUARE), 128, 128) > 0.99, region_mask(region(SQUARE), 128, 128) == 0
+    grown = np.zeros_like(outside)
+    grown[24:104, 24:104] = True  # the wobble (up to 2 x 3 % of 128 px) may spill past the edge
+    changes = np.abs(video[1:].astype(np.int16) - video[:-1].astype(np.int16)).sum(-1)
+    assert changes[:, inside].mean() > 10 and changes[:, outside & ~grown].max() == 0
+    other_seed, _ = render([region(SQUARE, ambient=1.0)], picture, 9, seed=6)
+    assert not np.array_equal(other_seed, video)
+
+
+# -- the sketch backend, measured with optical flow ---------------------------------------------------------
+
+
+def _sketch(motion, prompt=CALM, **fields):
+    request = Request(prompt=prompt, **{**CLIP, **fields}, motion=motion)
+    return request, SketchBackend().generate(request, RunControl())
+
+
+def _flows(frames):
+    import cv2
+
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    return [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 21, 3, 5, 1.2, 0) for a, b in zip(grey, grey[1:])]
+
+
+def _inside_and_outside(request, frames):
+    """Mean flow (x, y) over the moving region's pixels at each frame, and over the pixels well away from it."""
+    import cv2
+
+    plan = Plan(request.motion, request.frames, request.width, request.height)
+    inside, outside = [], []
+    for index, flow in enumerate(_flows(frames)):
+        matrix = region_transform(plan.regions[0], progress(index, request.frames), request.width, request.height)
+        where = cv2.warpAffine(plan.masks[0], matrix, (request.width, request.height)) > 0.99
+        away = cv2.dilate(where.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+        inside.append(flow[where].mean(0))
+        outside.append(flow[away].mean(0))
+    return np.mean(inside, 0), np.mean(outside, 0)
+
+
+def test_sketch_a_region_moved_right_moves_right():
+    request, frames = _sketch([region(horizontal=0.5)])
+    inside, outside = _inside_and_outside(request, frames)
+    step = 0.5 * SIDE / (FRAMES - 1)  # 5.8 px a frame
+    assert inside[0] > 0.6 * step and inside[0] > outside[0] + 0.5 * step and abs(inside[1]) < 0.2 * step
+    assert abs(outside[0]) < 0.1 * step  # the rest of the scene keeps to its own slow drift
+
+
+def test_sketch_a_region_moved_up_moves_up_and_left_moves_left():
+    request, frames = _sketch([region(vertical=0.5)])
+    inside, outside = _inside_and_outside(request, frames)
+    step = 0.5 * SIDE / (FRAMES - 1)
+    assert inside[1] < -0.6 * step and inside[1] < outside[1] - 0.5 * step and abs(inside[0]) < 0.2 * step
+    request, frames = _sketch([region(horizontal=-0.5)])
+    inside, outside = _inside_and_outside(request, frames)
+    assert inside[0] < -0.6 * step and inside[0] < outside[0] - 0.5 * step
+
+
+def _outward(request, frames):
+    """Mean flow along the direction away from the region's centre, over its pixels (px a frame; > 0: it grows)."""
+    import cv2
+
+    plan = Plan(request.motion, FRAMES, SIDE, SIDE)
+    ys, xs = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
+    centre = (0.3 + 0.65) / 2 * SIDE
+    radial = np.stack([xs - centre, ys - centre], -1)
+    radial /= np.maximum(np.linalg.norm(radial, axis=-1, keepdims=True), 1.0)
+    outward = []
+    for index, flow in enumerate(_flows(frames)):
+        matrix = region_transform(plan.regions[0], progress(index, FRAMES), SIDE, SIDE)
+        where = cv2.warpAffine(plan.masks[0], matrix, (SIDE, SIDE)) > 0.99
+        outward.append(float((flow * radial).sum(-1)[where].mean()))
+    return float(np.mean(outward))
+
+
+def test_sketch_a_region_coming_closer_grows_and_one_going_away_shrinks():
+    assert _outward(*_sketch([region(proximity=1.0)])) > 0.5
+    assert _outward(*_sketch([region(proximity=-1.0)])) < -0.3
+
+
+def test_sketch_camera_pan_and_zoom_move_the_whole_frame():
+    request, frames = _sketch({"camera": {"pan_x": 0.4}})
+    step = 0.4 * SIDE / (FRAMES - 1)  # 4.7 px a frame; Farneback sees less of it on the sketch's soft gradients
+    mean = np.mean([f[16:-16, 16:-16].reshape(-1, 2).mean(0) for f in _flows(frames)], 0)
+    assert mean[0] < -0.35 * step and abs(mean[1]) < 0.1 * step  # the camera pans right: the scene slides left
+    request, frames = _sketch({"camera": {"pan_y": 0.4}})
+    mean = np.mean([f[16:-16, 16:-16].reshape(-1, 2).mean(0) for f in _flows(frames)], 0)
+    assert mean[1] > 0.35 * step and abs(mean[0]) < 0.1 * step  # it tilts up: the scene slides down
+
+    def spread(frames):  # how much faster the right third moves right than the left third (> 0: the picture grows)
+        flows = _flows(frames)
+        return np.mean([f[32:96, 88:120, 0].mean() - f[32:96, 8:40, 0].mean() for f in flows])
+
+    zoomed, still = spread(_sketch({"camera": {"zoom": 0.8}})[1]), spread(_sketch([])[1])
+    assert zoomed > 0.8 and zoomed > still + 0.8 and spread(_sketch({"camera": {"zoom": -0.8}})[1]) < still - 0.3  # out: it shrinks (reflected edges blur the flow)
+
+
+def test_sketch_motion_is_the_same_in_another_process():
+    motion = {"regions": [region(horizontal=0.3, ambient=0.5), region([[0.7, 0.1], [0.9, 0.1], [0.8, 0.3]], vertical=-0.2, proximity=0.5)],
+              "camera": {"zoom": 0.2}}
+    _, here = _sketch(motion)
+    code = ("import hashlib, json, sys; from explorer.backends.sketch import SketchBackend; from explorer.backends.base import RunControl;"
+            "from explorer.request import Request; r = Request(**json.loads(sys.argv[1]));"
+            "print(hashlib.sha256(SketchBackend().generate(r, RunControl()).tobytes()).hexdigest())")
+    request = Request(prompt=CALM, **CLIP, motion=motion)
+    there = subprocess.run([sys.executable, "-c", code, json.dumps(request.to_dict())], capture_output=True, text=True, check=True,
+                           env={**os.environ}).stdout.strip()
+    assert there == hashlib.sha256(here.tobytes()).hexdigest()
+    assert not np.array_equal(here, _sketch([])[1])
+
+
+# -- logged, in the clip, forked --------------------------------------------------------------------
+
+
+def test_motion_is_logged_carried_in_the_clip_and_survives_fork(lab):
+    motion = [region(horizontal=0.3, ambient=0.1)]
+    run = lab.generate(CALM, motion=motion, progress=False, **CLIP).raise_for_status()
+    assert lab.run(run.id).request.motion == run.request.motion == normalise(motion)
+    assert lab.log.run(run.id)["request"]["motion"]["regions"][0]["horizontal"] == 0.3
+    assert Request.from_dict(read_recipe(run.media)["request"]).motion == run.request.motion
+    child = lab.fork(run, seed=4, progress=False).raise_for_status()
+    assert child.request.motion == run.request.motion and child.request.parent == run.id
+    from_file = lab.fork(run.media, progress=False).raise_for_status()
+    assert np.array_equal(read_frames(from_file.media), read_frames(run.media))  # the recipe makes the same clip
+    changed = lab.fork(run, motion={"camera": {"pan_x": 0.2}}, progress=False).raise_for_status()
+    assert changed.request.motion["regions"] == [] and changed.request.motion["camera"]["pan_x"] == 0.2
+    still = lab.fork(run, motion=[], progress=False).raise_for_status()
+    assert still.request.motion == {} and not np.array_equal(read_frames(still.media), read_frames(run.media))
+    with pytest.raises(RequestError, match=r"motion.regions\[0\].horizontal: must be a number from -1 to 1"):
+        lab.fork(run, motion=[region(horizontal=9)], progress=False)
+    assert lab.runs().shape[0] == 5  # the refused fork logged nothing
+
+
+def test_a_backend_that_does_not_know_motion_refuses_it(lab, monkeypatch):
+    from explorer import backends
+    from explorer.backends.base import Backend
+
+    class Plain(Backend):
+        name = "plain"
+
+        def generate(self, request, control):
+            return np.zeros((request.frames, request.height, request.width, 3), np.uint8)
+
+    monkeypatch.setattr(backends, "_registered", {**backends._registered, "plain": Plain})
+    monkeypatch.setattr(backends, "_instances", dict(backends._instances))
+    with pytest.raises(RequestError, match="motion: backend 'plain' does not take a motion plan"):
+        lab.generate("a kite", backend="plain", motion=[region(horizontal=0.2)], progress=False, **CLIP)
+    assert lab.runs().shape[0] == 0
