@@ -25,6 +25,10 @@ ltx         | 0.6 MB | 0.02 s     | 0.03 s | 0.02 s 9f 32x32
 wan         | 0.3 MB | 0.03 s     | 0.04 s | 0.03 s 9f 32x32
 sd (image)  | 1.4 MB | 0.04 s     | 0.06 s | 0.04 s 64x64
 ltx_i2v     | 0.6 MB | 0.02 s     | 0.03 s | 0.03 s 9f 32x32
+Conditioning families (``build_conditioning``; loaded under heavy contention,
+so slower than the figures above): wan_i2v / wan_flf2v build 0.2-0.8 s,
+load 0.2 s, 1.5-2 s a call; wan_vace 0.6 s, 0.2 s, 1-1.8 s; ltx_condition
+0.2 s, 0.2 s, 0.6-0.9 s (all 9f 32x32).  Wan i2v and VACE need ``ftfy``.
 With guidance_scale=7.5 (CFG) and 4 steps, animatediff 16f 64x64 took 1.3 s
 (2.8 s under contention).  Call kwargs used (plus the common ones above):
 - animatediff: num_frames=8, height=64, width=64
@@ -97,11 +101,14 @@ from pathlib import Path
 
 __all__ = [
     "FAMILIES",
+    "CONDITIONING_FAMILIES",
+    "build_conditioning",
     "build_text_to_video",
     "build_image_pipeline",
     "build_image_to_video",
     "make_text_to_video",
     "make_image_pipeline",
+    "make_conditioning",
     "make_image_to_video",
     "tiny_clip_tokenizer",
     "tiny_t5_tokenizer",
@@ -421,3 +428,73 @@ def build_lora(folder: Path, pipeline_folder: Path) -> Path:
     pipe.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
     StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet))
     return Path(folder)
+
+
+# --------------------------------------------------------------------------- #
+# Conditioning pipelines (issue 12, conditioning media): Wan image-to-video
+# (first / last frame), Wan VACE (video, mask, reference images) and LTX
+# condition (images or videos at frame indices).  Configs follow diffusers'
+# own tests (tests/pipelines/wan/test_wan_image_to_video.py, test_wan_vace.py,
+# tests/pipelines/ltx/test_ltx_condition.py), with the in-memory tokenizers.
+# Call them like ``wan``: num_frames=9, height=32, width=32,
+# max_sequence_length=16, output_type="np".
+# --------------------------------------------------------------------------- #
+CONDITIONING_FAMILIES = ("wan_i2v", "wan_flf2v", "wan_vace", "ltx_condition")
+
+
+def _wan_vae_text():
+    import torch
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    tokenizer = tiny_t5_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = _umt5_text_encoder(tokenizer)
+    return dict(vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), tokenizer=tokenizer, text_encoder=text_encoder)
+
+
+_WAN_TRANSFORMER = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, out_channels=16, text_dim=32,
+                        freq_dim=256, ffn_dim=32, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
+def make_conditioning(family: str = "wan_vace"):
+    """Return an in-memory tiny conditioning pipeline of ``family`` (one of CONDITIONING_FAMILIES), not saved."""
+    import torch
+
+    if family in ("wan_i2v", "wan_flf2v"):
+        from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        parts = _wan_vae_text()
+        torch.manual_seed(0)
+        # 36 input channels: 16 noise + 4 mask + 16 encoded condition frames; image_dim = the CLIP embedding width
+        # wan_flf2v (first and last frame, like Wan2.1-FLF2V): the two images' 2 x 1025 CLIP tokens (32x32 patches
+        # + class token) get a learned position embedding; a model with one needs last_image, one without refuses it.
+        flf2v = {"pos_embed_seq_len": 2 * (32 * 32 + 1)} if family == "wan_flf2v" else {}
+        transformer = WanTransformer3DModel(in_channels=36, num_layers=2, image_dim=4, **flf2v, **_WAN_TRANSFORMER)
+        torch.manual_seed(0)
+        image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32, intermediate_size=16,
+            patch_size=1)).eval()
+        return WanImageToVideoPipeline(transformer=transformer, image_encoder=image_encoder,
+                                       image_processor=CLIPImageProcessor(crop_size=32, size=32), **parts)
+    if family == "wan_vace":
+        from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+        parts = _wan_vae_text()
+        torch.manual_seed(0)
+        # vace_in_channels 96 = 2 x 16 latent channels (inactive, reactive video) + 64 (the 8x8 mask folded into channels)
+        transformer = WanVACETransformer3DModel(in_channels=16, num_layers=3, vace_layers=[0, 2], vace_in_channels=96,
+                                                **_WAN_TRANSFORMER)
+        return WanVACEPipeline(transformer=transformer, **parts)
+    if family == "ltx_condition":
+        from diffusers import LTXConditionPipeline
+
+        return LTXConditionPipeline(**_ltx_components())
+    raise ValueError(f"unknown family {family!r}; expected one of {CONDITIONING_FAMILIES}")
+
+
+def build_conditioning(folder: Path, family: str = "wan_vace") -> Path:
+    """Save a tiny conditioning pipeline of ``family`` (wan_i2v, wan_flf2v, wan_vace, ltx_condition) into ``folder`` and return it."""
+    return _save(make_conditioning(family), folder)
