@@ -299,3 +299,91 @@ def test_a_backend_that_does_not_know_motion_refuses_it(lab, monkeypatch):
     with pytest.raises(RequestError, match="motion: backend 'plain' does not take a motion plan"):
         lab.generate("a kite", backend="plain", motion=[region(horizontal=0.2)], progress=False, **CLIP)
     assert lab.runs().shape[0] == 0
+
+
+# -- diffusers ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Tiny pipelines saved to folders: Wan VACE (takes motion), Wan text-to-video and LTX (refuse it)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    pytest.importorskip("ftfy")  # Wan VACE cleans prompts with it
+    import tiny_pipelines
+
+    root = tmp_path_factory.mktemp("motion")
+    return {"vace": tiny_pipelines.build_conditioning(root / "vace", "wan_vace"),
+            "wan": tiny_pipelines.build_text_to_video(root / "wan", "wan"),
+            "ltx": tiny_pipelines.build_text_to_video(root / "ltx", "ltx")}
+
+
+@pytest.fixture
+def diffusers_backend(tiny):
+    from explorer import backends
+    from explorer.backends.diffusers import DiffusersBackend
+
+    fresh = DiffusersBackend()
+    backends.register("diffusers", lambda: fresh)
+    yield fresh
+    backends.register("diffusers", DiffusersBackend)
+
+
+def _diffusers(folder, **fields):
+    return {**dict(backend="diffusers", model=str(folder), frames=9, width=32, height=32, steps=2, guidance=1.0, seed=2,
+                   extra={"max_sequence_length": 16}), **fields}
+
+
+def test_diffusers_refuses_motion_by_name_before_loading_anything(lab, diffusers_backend, tiny, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("weights were loaded for a request that should have been refused")
+
+    monkeypatch.setattr(diffusers_backend.cache, "get", no_loading)
+    for family, name in (("wan", "WanPipeline"), ("ltx", "LTXPipeline")):
+        extra = {"max_sequence_length": 16} if family == "wan" else {}
+        with pytest.raises(RequestError) as caught:
+            lab.generate("a kite", motion=[region(horizontal=0.3)], progress=False, **_diffusers(tiny[family], extra=extra))
+        assert caught.value.problems == [f"motion: {name} does not take a motion plan; pipelines that do: WanVACEPipeline "
+                                         "(as a cut-and-drag control video and mask), and the sketch backend"]
+    with pytest.raises(RequestError, match="extra.video: the motion plan makes WanVACEPipeline's video; give motion or video, not both"):
+        lab.generate("a kite", motion=[region(horizontal=0.3)], progress=False,
+                     **_diffusers(tiny["vace"], extra={"max_sequence_length": 16, "video": "clip.mp4"}))
+    assert lab.runs().shape[0] == 0  # refused requests are not runs
+
+
+def test_wan_vace_gets_the_cut_and_drag_video_and_mask(lab, diffusers_backend, tiny, monkeypatch):
+    from diffusers import WanVACEPipeline
+
+    seen = []
+    original = WanVACEPipeline.__call__
+
+    @functools.wraps(original)
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(WanVACEPipeline, "__call__", spy)
+    motion = [region(horizontal=0.4)]
+    run = lab.generate("a calm desert of boxes", motion=motion, progress=False, **_diffusers(tiny["vace"], frames=8)).raise_for_status()
+    assert read_frames(run.media).shape == (9, 32, 32, 3)  # Wan makes 4k + 1 frames; the control video has as many
+    (kwargs,) = seen
+    video = np.stack([np.asarray(frame) for frame in kwargs["video"]])
+    mask = np.stack([np.asarray(frame) for frame in kwargs["mask"]])
+    assert kwargs["num_frames"] == 9 and video.shape == (9, 32, 32, 3) and mask.shape == (9, 32, 32)
+    from explorer.backends.diffusers.motion import first_frame
+
+    picture, source = first_frame(run.request)
+    assert source == "sketch of the prompt (no image given)"
+    expected_video, expected_mask = render(run.request.motion, picture, 9, (32, 32), run.request.seed)
+    assert np.array_equal(video, expected_video) and np.array_equal(video[0], picture)
+    assert (mask[0] == 0).all()  # the whole first frame is kept
+    assert np.array_equal(mask[1:] == 0, expected_mask[1:] > 0.5)  # then: keep (follow) the dragged region, generate the rest
+    assert (mask[-1] == 0).sum() == pytest.approx((0.35 * 32) ** 2, rel=0.35) and mask[-1][:, :12].min() == 255
+    logged = lab.log.run(run.id)
+    assert logged["request"]["motion"] == run.request.motion
+    assert logged["backend_info"]["motion"] == {"arguments": ["video", "mask"], "first_frame": source}  # the run says what it was cut from
+    assert diffusers_backend.last_run["motion_first_frame"] == source and diffusers_backend.last_run["motion_render_s"] > 0
+    plain = lab.generate("a calm desert of boxes", progress=False, **_diffusers(tiny["vace"], frames=8)).raise_for_status()
+    assert "video" not in seen[-1] and not np.array_equal(read_frames(plain.media), read_frames(run.media))  # the plan reached the model
+    again = lab.fork(run, progress=False).raise_for_status()
+    assert np.array_equal(read_frames(again.media), read_frames(run.media))  # same request, same pictures

@@ -26,6 +26,9 @@ second, default 4), ``preview_vae`` (a tiny autoencoder folder for previews).
 Keyframes (``keyframes={"prompt": {0: ..., 47: ...}}``) go to the pipelines that
 take them, AnimateDiff's FreeNoise and LTX's long multi-prompt windows, and are
 refused by name elsewhere (:mod:`explorer.backends.diffusers.keyframes`).
+A ``motion`` plan becomes ``WanVACEPipeline``'s ``video`` and ``mask``, a
+cut-and-drag control video, and is refused by name elsewhere
+(:mod:`explorer.backends.diffusers.motion`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from explorer.backends.base import Backend, BackendError, Parameter, RunControl
-from explorer.backends.diffusers import keyframes
+from explorer.backends.diffusers import keyframes, motion
 from explorer.backends.diffusers.frames import check_picture, frames_from_output
 from explorer.backends.diffusers.loading import (DTYPES, OFFLOAD, LoadOptions, ModelRef, PipelineCache, default_device,
                                                  default_dtype, free_memory, pipeline_class, resolve_model)
@@ -72,6 +75,7 @@ class DiffusersBackend(Backend):
     """Runs diffusers pipelines; keeps up to ``max_pipelines`` loaded (``EXPLORER_MAX_PIPELINES``, default 1)."""
 
     name = "diffusers"
+    takes_motion = True  # on WanVACEPipeline only; check() refuses it by name elsewhere
 
     def __init__(self, max_pipelines: int | None = None):
         try:
@@ -105,6 +109,8 @@ class DiffusersBackend(Backend):
         options = self._load_options(request, ref)  # validates device, dtype, offload, lora
         if request.keyframes:  # refused by name from the class alone, before any weights load
             keyframes.check(request, pipeline_class(ref, options.pipeline))
+        if request.motion:  # likewise: WanVACEPipeline takes it, every other class is refused by name
+            motion.check(request, pipeline_class(ref, options.pipeline))
         accepted = {p.name for p in self.parameters(request.model, options.pipeline)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:
@@ -154,6 +160,7 @@ class DiffusersBackend(Backend):
         signature = inspect.signature(type(pipe).__call__).parameters
         video = "num_frames" in signature
         kwargs = keyframes.call_arguments(request, pipe, self._call_arguments(request, signature, video, pipe, options))
+        kwargs, motion_record = motion.call_arguments(request, pipe, kwargs)
         layout = LatentLayout(pipe, request.height, request.width)
         previewer = Previewer(layout, self.projections, float(request.extra.get("preview_rate", 4.0)), self._tiny_vae(request, options))
 
@@ -188,7 +195,7 @@ class DiffusersBackend(Backend):
             if fitted is not None:
                 self.projections[(layout.class_name, fitted[0].shape[0])] = fitted
         self.last_run = {"cache_hit": cached, "load_s": load_s, "pipeline_s": time.perf_counter() - started,
-                         "preview_s": previewer.seconds, "previews": previewer.count}
+                         "preview_s": previewer.seconds, "previews": previewer.count, **motion_record}
         return frames
 
     def _call_arguments(self, request: Request, signature: Any, video: bool, pipe: Any, options: LoadOptions) -> dict[str, Any]:
@@ -259,7 +266,7 @@ class DiffusersBackend(Backend):
             versions["transformers"] = transformers.__version__
         except ImportError:
             pass
-        return {
+        found = {
             "device": options.device, "dtype": options.dtype, "model": ref.to_dict(), "pipeline": type(pipe).__name__,
             "scheduler": type(scheduler).__name__ if scheduler is not None else None,
             "scheduler_config": {k: v for k, v in dict(getattr(scheduler, "config", {})).items() if _jsonable(v)},
@@ -267,6 +274,9 @@ class DiffusersBackend(Backend):
             "adapters": [{"path": p, "weight": w} for p, w in options.lora], "versions": versions,
             "cache_hit": cached, "load_s": load_s,
         }
+        if request.motion:  # where the control video starts from, so a reader knows what the regions were cut from
+            found["motion"] = {"arguments": list(motion.CONTROL_ARGUMENTS), "first_frame": motion.first_frame(request)[1]}
+        return found
 
     def unload(self, model: str | None = None) -> int:
         """Free cached pipelines (all, or one model's); returns how many were dropped."""
