@@ -387,3 +387,53 @@ def test_wan_vace_gets_the_cut_and_drag_video_and_mask(lab, diffusers_backend, t
     assert "video" not in seen[-1] and not np.array_equal(read_frames(plain.media), read_frames(run.media))  # the plan reached the model
     again = lab.fork(run, progress=False).raise_for_status()
     assert np.array_equal(read_frames(again.media), read_frames(run.media))  # same request, same pictures
+
+
+def _distance(a, b):
+    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
+# -- the widget (the browser test drives it in JupyterLab: tests/browser/test_motion_brush.py) -----------------------------
+
+
+def test_motion_brush_paints_on_a_runs_first_frame_and_generates_a_child_with_the_motion(lab):
+    from explorer.widgets.motion_brush import MotionBrush
+
+    run = lab.generate(CALM, progress=False, **{**CLIP, "width": 96, "height": 64}).raise_for_status()
+    brush = lab.ui.motion_brush(run)
+    assert isinstance(brush, MotionBrush) and brush.source == f"the first frame of run {run.id}"
+    assert np.array_equal(brush.frame, read_frames(run.media)[0]) and brush.aspect == 1.5
+    assert brush.picture.startswith("data:image/jpeg;base64,") and brush.motion == {}
+    brush.regions = [{"region": SQUARE, "horizontal": 0.4, "vertical": 0, "proximity": 0, "ambient": 0},
+                     {"region": [[0.7, 0.1], [0.9, 0.1], [0.8, 0.3]], "vertical": 0.2, "ambient": 0.3}]
+    brush.camera = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 0.25}
+    assert brush.motion == normalise({"regions": brush.regions, "camera": brush.camera})
+    brush.on_message({"type": "generate"}, [])
+    take = brush.wait(60)
+    assert take.ok and take.request.motion == brush.motion and take.request.parent == run.id
+    assert take.request.replace(motion={}, parent=None) == run.request  # the run's request, with the motion added
+    assert brush.clip["id"] == take.id and brush.error == "" and "done" in brush.message
+    # it starts on the frame painted on (up to H.264: the encoder's rate control sees the rest of the clip too)
+    assert _distance(read_frames(take.media)[0], read_frames(run.media)[0]) < 1.5
+    assert not np.array_equal(read_frames(take.media)[-1], read_frames(run.media)[-1])
+
+
+def test_motion_brush_on_a_picture_and_its_errors(lab, tmp_path):
+    from PIL import Image
+
+    picture = _textured(80, 48)
+    path = tmp_path / "frame.png"
+    Image.fromarray(picture).save(path)
+    brush = lab.ui.motion_brush(str(path), prompt="a red kite", frames=6, steps=1)
+    assert brush.source == "the picture frame.png" and np.array_equal(brush.frame, picture)
+    assert brush.request().width == 80 and brush.request().height == 48 and brush.request().prompt == "a red kite"
+    brush.motion = [region(horizontal=-0.2)]  # set from Python: validated, drawn in the browser
+    assert brush.regions[0]["horizontal"] == -0.2 and brush.camera == {"pan_x": 0.0, "pan_y": 0.0, "zoom": 0.0}
+    with pytest.raises(RequestError, match=r"motion.regions\[0\].horizontal"):
+        brush.motion = [region(horizontal=3)]
+    assert lab.ui.motion_brush(picture[:47, :79]).request().width == 78  # an odd picture: the clip's size made even
+    brush.regions = [{"region": [[0.1, 0.1], [0.2, 0.2]], "horizontal": 0.1}]  # what a broken browser could send
+    assert brush.generate() is None and brush.error.startswith("motion.regions[0].region: must be a list of 3 to 256")
+    assert lab.runs().shape[0] == 0  # refused before anything ran; the kernel is fine
+    with pytest.raises(RequestError, match="image_or_run: must be a run, a run id, an image path"):
+        lab.ui.motion_brush(42)
