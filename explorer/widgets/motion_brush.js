@@ -63,6 +63,7 @@ export default {
     const hint = h("div", { class: "cx-mb-hint" });
     const slider = (name, label, [low, high]) => {
       const input = h("input", { type: "range", name, min: low, max: high, step: 0.05, value: 0 });
+      input.addEventListener("keydown", (event) => event.stopPropagation()); // arrow keys move the slider, not JupyterLab's cursor
       const shown = h("span", { class: "cx-mb-value" }, "0");
       return { input, shown, row: h("label", { class: "cx-mb-slider" }, h("span", { class: "cx-mb-label" }, label), input, shown) };
     };
