@@ -118,9 +118,10 @@ OPTIONS = {
     "min_rating": "--min-rating", "limit": "--limit", "sort": "--sort", "backend": "--backend", "model": "--model",
     "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
     "steps": "--steps", "guidance": "--guidance", "extra": "--param", "keyframes": "--keyframes",
+    "motion": "--motion",
 }
 REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent",
-                  "keyframes")
+                  "keyframes", "motion")
 
 
 def _name_options(message: str, options: dict[str, str]) -> str:
@@ -200,6 +201,18 @@ def _parse_keyframes(text: Optional[str]) -> Any:
         raise RequestError([f"--keyframes: must not nest lists and objects more than {JSON_DEPTH} levels deep"]) from None
 
 
+def _parse_motion(text: Optional[str]) -> Any:
+    """``--motion JSON`` (a list of regions, or {"regions", "camera"}) for the request, which checks it; not JSON: exit 2."""
+    from explorer.request import RequestError
+
+    if text is None:
+        return {}
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RequestError([f"--motion: must be JSON, e.g. '[{{\"region\": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.6]], \"horizontal\": 0.3}}]' ({type(exc).__name__})"]) from None
+
+
 def _run_with_progress(lab, action, *, quiet: bool):
     """Call ``action(on_step)`` with a Rich progress bar on stderr (stdout stays clean for --json)."""
     if quiet:
@@ -228,6 +241,10 @@ def _print_run(run, as_json: bool) -> None:
         from explorer.keyframes import describe
 
         say(f"  keyframes: {describe(r.keyframes)}")
+    if r.motion:
+        from explorer.motion import describe as describe_motion
+
+        say(f"  motion: {describe_motion(r.motion)}")
     if run.ok:
         say(f"  clip: {run.media}")
     if run.error:
@@ -260,6 +277,10 @@ def generate(
                                             help="Values that change over the clip, as JSON: FIELD -> {FRAME: VALUE or {\"value\": V, \"ease\": step|linear|smooth}}, "
                                                  "e.g. '{\"prompt\": {\"0\": \"a quiet forest\", \"47\": \"the forest on fire\"}, \"guidance\": {\"0\": 3, \"47\": 9}}'. "
                                                  "Keyframable: prompt, negative_prompt, guidance."),
+    motion: Optional[str] = typer.Option(None, "--motion", show_default=False,
+                                         help="The motion brush, as JSON: up to 5 regions, each {\"region\": [[x, y], ...] in 0..1, \"horizontal\", "
+                                              "\"vertical\", \"proximity\" (-1..1), \"ambient\" (0..1)}, or {\"regions\": [...], \"camera\": "
+                                              "{\"pan_x\", \"pan_y\", \"zoom\"}}."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
@@ -272,7 +293,7 @@ def generate(
         width, height = parse_size(size)
         fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
                       steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent,
-                      keyframes=_parse_keyframes(keyframes))
+                      keyframes=_parse_keyframes(keyframes), motion=_parse_motion(motion))
         from explorer.request import Request
 
         request = Request(**fields)

@@ -301,6 +301,39 @@ def test_a_backend_that_does_not_know_motion_refuses_it(lab, monkeypatch):
     assert lab.runs().shape[0] == 0
 
 
+# -- the CLI ---------------------------------------------------------------------------------------------
+
+
+def explorer(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "200"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+    return result
+
+
+def test_cli_generate_with_motion_then_fork(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    motion = json.dumps([region(horizontal=0.3, ambient=0.2)])
+    small = ["--frames", 8, "--size", "64x48", "--steps", 1, "--db", db]
+    run = json.loads(explorer("generate", CALM, *small, "--motion", motion, "--json").stdout)
+    assert run["motion"] == normalise(json.loads(motion))
+    assert "motion: 1 region (→0.3 ambient 0.2)" in explorer("generate", CALM, *small, "--motion", motion).stdout
+    child = json.loads(explorer("fork", run["media"], "--set", "seed=5", "--db", db, "--json").stdout)
+    assert child["motion"] == run["motion"] and child["seed"] == 5
+    camera = json.loads(explorer("fork", run["id"], "--set", 'motion={"camera": {"zoom": 0.3}}', "--db", db, "--json").stdout)
+    assert camera["motion"] == {"regions": [], "camera": {"pan_x": 0.0, "pan_y": 0.0, "zoom": 0.3}}
+    bad = explorer("generate", CALM, *small, "--motion", json.dumps([region([[0.1, 0.1]], horizontal=3)]), check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "--motion regions[0].region: must be a list of 3 to 256 [x, y] points (got 1 points)" in bad.stderr
+    assert "--motion regions[0].horizontal: must be a number from -1 to 1 (got 3)" in bad.stderr
+    broken = explorer("generate", CALM, *small, "--motion", "[{", check=False)
+    assert broken.returncode == 2 and "--motion: must be JSON" in broken.stderr
+    refused = explorer("fork", run["id"], "--set", 'motion=[{"region": [[0, 0], [1, 0], [1, 1]], "vertical": 5}]', "--db", db, check=False)
+    assert refused.returncode == 2 and "--set motion.regions[0].vertical: must be a number from -1 to 1 (got 5)" in refused.stderr
+    assert "--motion" in explorer("generate", "--help").stdout
+
+
 # -- diffusers ----------------------------------------------------------------------------------------------
 
 
