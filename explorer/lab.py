@@ -138,7 +138,18 @@ class Lab:
         ``run.ok`` or call ``run.raise_for_status()``). A kernel interrupt is
         logged as cancelled, then re-raised so loops stop.
         """
-        request = self._with_parent(_as_request(prompt, fields))
+        from explorer import conditioning
+
+        request = self._with_parent(_as_request(prompt, conditioning.store_fields(self, fields)))
+        conditioning.check_stored(self.log.media, request)
+        media_token = conditioning.current_store.set(self.log.media)  # where the backend reads the conditioning media
+        try:
+            return self._generate(request, progress, on_step, control, _sweep)
+        finally:
+            conditioning.current_store.reset(media_token)
+
+    def _generate(self, request: Request, progress: bool, on_step: Callable[[Step], None] | None, control: RunControl | None,
+                  _sweep: tuple[str, dict] | None) -> Run:
         backend = backends.get(request.backend)
         backend.check(request)
         control = control or RunControl()
@@ -200,8 +211,10 @@ class Lab:
 
     def variations(self, source: str | Run | Request, n: int = 4, *, progress: bool = True, **changes: Any) -> list[Run]:
         """``n`` runs of the same request with the next ``n`` seeds, each recording ``source`` as its parent."""
+        from explorer.conditioning import store_fields
+
         base, parent = self._source(source)
-        base = base.replace(**_changes(changes)) if changes else base
+        base = base.replace(**store_fields(self, _changes(changes))) if changes else base
         requests = [base.replace(seed=(base.seed + i) % (2**63 - 1), parent=parent) for i in range(1, n + 1)]
         return [self.generate(r, progress=progress) for r in requests]
 
@@ -214,8 +227,32 @@ class Lab:
         run is not in this log, the fork starts a new family). ``parent`` is not
         a change a fork can make: it is ``source``.
         """
+        from explorer.conditioning import store_fields
+
         base, parent = self._source(source)
-        return self.generate(base.replace(**_changes(changes), parent=parent), progress=progress, on_step=on_step)
+        return self.generate(base.replace(**store_fields(self, _changes(changes)), parent=parent), progress=progress, on_step=on_step)
+
+    def extend(self, run: str | Run, *, progress: bool = True, on_step: Callable[[Step], None] | None = None, **changes: Any) -> Run:
+        """Continue ``run``: a fork whose ``image`` is the run's last frame (README "Conditioning media").
+
+        ``last_image``, ``video`` and ``mask`` were aligned to the old clip and are dropped unless given again;
+        other fields, the seed included, carry over, and ``changes`` change them (``prompt=``, ``seed=``…).
+        """
+        from explorer.conditioning import extension
+
+        source = run if isinstance(run, Run) else self.run(str(run))
+        return self.fork(source, progress=progress, on_step=on_step, **extension(source, changes))
+
+    def frame(self, run: str | Run, index: int) -> Any:
+        """Frame ``index`` of ``run``'s clip (negative: from the end), to give as ``image=``, ``last_image=``…"""
+        from explorer.conditioning import Frame
+
+        source = run if isinstance(run, Run) else self.run(str(run))
+        count = source.request.frames
+        if isinstance(index, bool) or not isinstance(index, int) or not -count <= index < count:
+            raise RequestError([f"frame: {shown(index)} is outside run {source.id}'s clip (its {count} frames are 0 to {count - 1}, "
+                                f"or -{count} to -1)"])
+        return Frame(source, index)
 
     def rerun(self, source: str | Run, *, progress: bool = True) -> Run:
         """The same request again (same seed: the same frames, on the same device)."""

@@ -107,6 +107,12 @@ class Request(BaseModel):
     keyframes: dict[str, Any] = Field(default_factory=dict)
     # The motion brush: {"regions": [{"region": [[x, y], ...], "horizontal", "vertical", "proximity", "ambient"}], "camera": {...}} (explorer.motion).
     motion: dict[str, Any] = Field(default_factory=dict)
+    # Conditioning media (explorer.conditioning): references to pictures and clips in the media store; after frames.
+    image: dict[str, Any] | None = None
+    last_image: dict[str, Any] | None = None
+    video: dict[str, Any] | None = None
+    mask: dict[str, Any] | None = None
+    reference_images: list[dict[str, Any]] | None = None
 
     @field_validator("prompt", "negative_prompt", "backend", "model", "parent")
     @classmethod
@@ -169,6 +175,12 @@ class Request(BaseModel):
         if problem:  # before anything walks it: a value nested thousands deep
             raise ValueError(problem)
         return normalise(value)
+    @field_validator("image", "last_image", "video", "mask", "reference_images", mode="before")
+    @classmethod
+    def _conditioning(cls, value: Any, info: Any) -> Any:
+        from explorer.conditioning import check_reference
+
+        return check_reference(info.field_name, value, info.data.get("frames"))
 
     def __init__(self, **data: Any):
         try:
@@ -220,12 +232,16 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def _explain(exc: ValidationError) -> list[str]:
     problems = []
+    from explorer.conditioning import ConditioningProblems
     from explorer.keyframes import KeyframeProblems
     from explorer.motion import MotionProblems
 
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "request"
         inner = (error.get("ctx") or {}).get("error")
+        if isinstance(inner, ConditioningProblems):  # already named: image: …, reference_images[1]: …
+            problems.extend(inner.problems)
+            continue
         if isinstance(inner, KeyframeProblems):  # every problem in the keyframes, each named (keyframes.prompt.47: …)
             problems.extend(f"{field}.{problem}" if not problem.startswith("must ") else f"{field}: {problem}" for problem in inner.problems)
             continue

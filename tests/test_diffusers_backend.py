@@ -182,8 +182,8 @@ def test_parameters_come_from_the_pipeline_signature(backend, t2v_folder, i2v_fo
     assert {"dtype", "offload", "lora"} <= set(names)  # backend options
     assert "eta" in names and names["eta"].type == "float" and names["eta"].default == 0.0
     assert "prompt" not in names and "generator" not in names  # filled from the request
-    image = {p.name: p for p in backend.parameters(str(i2v_folder))}["image"]
-    assert image.type == "image"
+    i2v = {p.name: p for p in backend.parameters(str(i2v_folder))}
+    assert "image" not in i2v and "decode_timestep" in i2v  # image is a request field now (explorer.conditioning)
 
 
 def test_out_of_memory_is_logged_with_a_hint_and_the_kernel_goes_on(lab, backend, t2v_folder, monkeypatch):
@@ -276,12 +276,15 @@ def test_image_to_video_takes_a_conditioning_image(lab, backend, i2v_folder, tmp
     image = tmp_path / "first.png"
     Image.new("RGB", (32, 32), (200, 40, 40)).save(image)
     run = lab.generate("a red square melts", backend="diffusers", model=str(i2v_folder), frames=9, width=32, height=32, steps=2,
-                       guidance=1.0, extra={"image": str(image), "max_sequence_length": 16}, progress=False)
+                       guidance=1.0, image=str(image), extra={"max_sequence_length": 16}, progress=False)
     assert run.ok, run.error
-    assert lab.log.run(run.id)["request"]["extra"]["image"] == str(image)
-    with pytest.raises(RequestError, match="extra.image: conditioning file .*nope.png does not exist"):
+    assert lab.log.run(run.id)["request"]["image"]["source"] == "file first.png"
+    with pytest.raises(RequestError, match="image: no such file .*nope.png"):
         lab.generate("x", backend="diffusers", model=str(i2v_folder), frames=9, width=32, height=32, steps=2,
-                     extra={"image": str(tmp_path / "nope.png")}, progress=False)
+                     image=str(tmp_path / "nope.png"), progress=False)
+    with pytest.raises(RequestError, match=r"extra.image: conditioning media are request fields: give image= a path"):
+        lab.generate("x", backend="diffusers", model=str(i2v_folder), frames=9, width=32, height=32, steps=2,
+                     extra={"image": str(image)}, progress=False)
 
 
 def test_cli_generates_with_a_model_folder(t2v_folder, tmp_path):

@@ -262,6 +262,23 @@ def test_sketch_motion_is_the_same_in_another_process():
     assert not np.array_equal(here, _sketch([])[1])
 
 
+def test_sketch_motion_drags_the_image_too(lab):
+    picture = _textured(SIDE, SIDE, seed=7)
+    moved = lab.generate(CALM, image=picture, motion=[region(horizontal=0.5)], progress=False, **CLIP).raise_for_status()
+    still = lab.generate(CALM, image=picture, progress=False, **CLIP).raise_for_status()
+    from explorer.conditioning import current_store
+
+    token = current_store.set(lab.log.media)
+    try:
+        frames = SketchBackend().generate(moved.request, RunControl())
+        plain = SketchBackend().generate(still.request, RunControl())
+    finally:
+        current_store.reset(token)
+    assert np.array_equal(frames[0], picture) and np.array_equal(plain[0], picture)  # the image is the first frame, unmoved
+    inside, outside = _inside_and_outside(moved.request, frames)
+    assert inside[0] > 2.0 and inside[0] > outside[0] + 1.5  # its region then moves right
+
+
 # -- logged, in the clip, forked --------------------------------------------------------------------
 
 
@@ -378,9 +395,11 @@ def test_diffusers_refuses_motion_by_name_before_loading_anything(lab, diffusers
             lab.generate("a kite", motion=[region(horizontal=0.3)], progress=False, **_diffusers(tiny[family], extra=extra))
         assert caught.value.problems == [f"motion: {name} does not take a motion plan; pipelines that do: WanVACEPipeline "
                                          "(as a cut-and-drag control video and mask), and the sketch backend"]
-    with pytest.raises(RequestError, match="extra.video: the motion plan makes WanVACEPipeline's video; give motion or video, not both"):
-        lab.generate("a kite", motion=[region(horizontal=0.3)], progress=False,
-                     **_diffusers(tiny["vace"], extra={"max_sequence_length": 16, "video": "clip.mp4"}))
+    with pytest.raises(RequestError) as caught:
+        lab.generate("a kite", motion=[region(horizontal=0.3)], video=np.zeros((9, 32, 32, 3), np.uint8), mask=np.zeros((32, 32), np.uint8),
+                     progress=False, **_diffusers(tiny["vace"]))
+    assert caught.value.problems == ["video: the motion plan makes WanVACEPipeline's video; give motion or video, not both",
+                                     "mask: the motion plan makes WanVACEPipeline's mask; give motion or mask, not both"]
     assert lab.runs().shape[0] == 0  # refused requests are not runs
 
 
@@ -444,7 +463,8 @@ def test_motion_brush_paints_on_a_runs_first_frame_and_generates_a_child_with_th
     brush.on_message({"type": "generate"}, [])
     take = brush.wait(60)
     assert take.ok and take.request.motion == brush.motion and take.request.parent == run.id
-    assert take.request.replace(motion={}, parent=None) == run.request  # the run's request, with the motion added
+    assert take.request.replace(motion={}, parent=None, image=None) == run.request  # the run's request, with the motion added
+    assert take.request.image["source"] == f"frame 0 of run {run.id}"  # and the frame painted on as its image
     assert brush.clip["id"] == take.id and brush.error == "" and "done" in brush.message
     # it starts on the frame painted on (up to H.264: the encoder's rate control sees the rest of the clip too)
     assert _distance(read_frames(take.media)[0], read_frames(run.media)[0]) < 1.5
@@ -470,3 +490,32 @@ def test_motion_brush_on_a_picture_and_its_errors(lab, tmp_path):
     assert lab.runs().shape[0] == 0  # refused before anything ran; the kernel is fine
     with pytest.raises(RequestError, match="image_or_run: must be a run, a run id, an image path"):
         lab.ui.motion_brush(42)
+
+
+def test_wan_vace_starts_the_plan_from_the_image_field(lab, diffusers_backend, tiny, monkeypatch):
+    from diffusers import WanVACEPipeline
+
+    seen = []
+    original = WanVACEPipeline.__call__
+
+    @functools.wraps(original)
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(WanVACEPipeline, "__call__", spy)
+    picture = _textured(64, 64, seed=4)  # twice the clip's size: fitted to it
+    run = lab.generate("a kite", image=picture, motion=[region(vertical=0.5)], progress=False, **_diffusers(tiny["vace"])).raise_for_status()
+    (kwargs,) = seen
+    assert "image" not in kwargs  # VACE has no image argument: the picture is the control video's first frame
+    video = np.stack([np.asarray(frame) for frame in kwargs["video"]])
+    from explorer.conditioning import fitted
+
+    first = fitted(picture, 32, 32)
+    assert np.array_equal(video[0], first)
+    expected, _ = render(run.request.motion, first, 9, (32, 32), run.request.seed)
+    assert np.array_equal(video, expected)
+    source = lab.log.run(run.id)["backend_info"]["motion"]["first_frame"]
+    assert source == f"image ({run.request.image.get('source') or run.request.image['sha256'][:12]})"
+    forked = lab.fork(run, progress=False).raise_for_status()  # the picture comes back from the media store
+    assert np.array_equal(read_frames(forked.media), read_frames(run.media))

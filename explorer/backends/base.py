@@ -91,6 +91,8 @@ class Backend:
     keyframable: ClassVar[frozenset[str]] = frozenset()
     # Whether this backend honours a request's ``motion`` (explorer.motion); if not, :meth:`check` refuses one.
     takes_motion: ClassVar[bool] = False
+    # The conditioning media fields this backend honours (explorer.conditioning); others are refused by :meth:`check`.
+    conditionable: ClassVar[frozenset[str]] = frozenset()
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -117,6 +119,9 @@ class Backend:
             raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
         if request.motion and not self.takes_motion:  # else the regions would quietly stay still
             raise RequestError([f"motion: backend {self.name!r} does not take a motion plan (the sketch backend does, and diffusers with WanVACEPipeline)"])
+        from explorer.conditioning import refuse
+
+        refuse(request, self.conditionable, f"backend {self.name!r}")
         accepted = {p.name for p in self.parameters(request.model)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:

@@ -14,6 +14,14 @@ neighbouring keys by their eased weights (a key's frame shows its own scene).
 A ``motion`` plan (:mod:`explorer.motion`) drags what lies in each painted
 region along its path, frame by frame, and moves the camera.
 
+Conditioning pictures (:mod:`explorer.conditioning`): ``image`` is the first
+frame exactly, and the clip pushes slowly into it while it dissolves into the
+prompt's scene (smoothly, over the clip, or its first half when there is a
+``last_image`` too); ``last_image`` dissolves in the same way at the end and is
+the last frame exactly. Pictures of another size are centre-cropped to the
+clip's aspect and resized. ``video``, ``mask`` and ``reference_images`` are
+refused by name (the diffusers pipelines that take them are named).
+
     >>> from explorer.backends.sketch import SketchBackend
     >>> from explorer.backends.base import RunControl
     >>> from explorer.request import Request
@@ -41,11 +49,16 @@ PREVIEW_SIDE = 128
 class SketchBackend(Backend):
     name = "sketch"
     keyframable = frozenset(KEYFRAMABLE)
+    conditionable = frozenset({"image", "last_image"})
     takes_motion = True
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         render = _keyframed(request) if request.keyframes else _still(request)
-        if request.motion:  # what lies in each painted region is dragged along its path (explorer.motion)
+        if request.image or request.last_image:
+            from explorer.backends.sketch_conditioning import with_pictures
+
+            render = with_pictures(request, render)
+        if request.motion:  # what lies in each painted region (of the picture too) is dragged along its path (explorer.motion)
             from explorer.motion import animate
 
             render = animate(request.motion, render, request.frames, request.width, request.height, request.seed)

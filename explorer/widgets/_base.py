@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from explorer.conditioning import thumbs
 from explorer.media import MediaError
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def clip_info(lab: Lab, run_id: str) -> dict[str, Any]:
         "fps": request["fps"], "width": request["width"], "height": request["height"], "steps": request["steps"],
         "guidance": request["guidance"], "backend": request["backend"], "model": request.get("model"), "parent": request.get("parent"),
         "author": row["author"], "created_at": str(row["created_at"]), "error": row.get("error"),
+        "conditioning": thumbs(request),  # the pictures and clips it started from (explorer.conditioning)
     }
 
 

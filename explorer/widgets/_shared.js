@@ -308,3 +308,15 @@ function starButtons(onRate, { className = "cx-star-row", title = "Your rating" 
   set(0);
   return { root, set };
 }
+
+/** The pictures and clips a run was conditioned on (explorer.conditioning), as labelled thumbnails; null when none. */
+function conditioningStrip(model, media) {
+  if (!media || !media.length) return null;
+  const label = (m) => `${m.field.replace("_", " ")}${m.at !== undefined ? ` @${m.at}` : ""}`;
+  return h("div", { class: "cx-conditioning", title: "Conditioning media" }, ...media.map((m) => {
+    const img = h("img", { class: "cx-conditioning-thumb", alt: label(m), draggable: "false" });
+    setMedia(model, img, m.sha256, "thumb");
+    return h("figure", { class: "cx-conditioning-item", "data-field": m.field, title: `${label(m)}: ${m.source || m.sha256.slice(0, 12)}` },
+      img, h("figcaption", {}, label(m)));
+  }));
+}

@@ -9,7 +9,7 @@ export default {
       player = createPlayer(model, clip);
       player.root.style.width = `${model.get("width")}px`;
       const meta = h("div", { class: "cx-meta", title: clip.prompt }, `${clip.id} · seed ${clip.seed} · ${clip.backend} · ${clip.prompt}`);
-      el.append(h("div", { class: "cx-clip-player" }, player.root, meta));
+      el.append(h("div", { class: "cx-clip-player" }, player.root, meta, conditioningStrip(model, clip.conditioning)));
       // sync only when still: no stream of messages while it plays
       player.onFrame((f) => { if (player.video.paused && model.get("frame") !== f) { model.set("frame", f); model.save_changes(); } });
     };

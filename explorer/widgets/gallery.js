@@ -71,7 +71,8 @@ export default {
         model.save_changes();
       });
       const node = h("div", { class: "cx-g-tile", "data-id": item.id, title: item.prompt, tabindex: 0 },
-        h("div", { class: "cx-g-imgbox", style: { aspectRatio: `${item.width} / ${item.height}` } }, img, h("label", { class: "cx-g-check", onclick: stop }, box)),
+        h("div", { class: "cx-g-imgbox", style: { aspectRatio: `${item.width} / ${item.height}` } }, img, h("label", { class: "cx-g-check", onclick: stop }, box),
+          ...startedFrom(item)),
         h("div", { class: "cx-g-caption" }, item.prompt),
         h("div", { class: "cx-g-info" }, h("span", { class: "cx-stars", title: item.rating ? `${item.rating} (${item.ratings})` : "not rated" }, stars(item.rating)),
           h("span", { class: "cx-g-seed" }, `seed ${item.seed}`)),
@@ -82,6 +83,15 @@ export default {
       node.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.stopPropagation(); model.send({ type: "open", id: item.id }); } });
       node.classList.toggle("cx-g-open", model.get("detail").id === item.id);
       return node;
+    };
+    // A tile's first conditioning picture, inset in a corner (the detail pane shows them all).
+    const startedFrom = (item) => {
+      const first = (item.conditioning || [])[0];
+      if (!first) return [];
+      const inset = h("img", { class: "cx-g-cond", alt: first.field, draggable: "false",
+        title: `${first.field.replace("_", " ")}: ${first.source || first.sha256.slice(0, 12)}${item.conditioning.length > 1 ? ` (+${item.conditioning.length - 1} more)` : ""}` });
+      setMedia(model, inset, first.sha256, "thumb");
+      return [inset];
     };
     const drawGrid = () => {
       const items = model.get("page_items");
@@ -137,6 +147,7 @@ export default {
         h("div", { class: "cx-g-prompt" }, clip.prompt),
         h("div", { class: "cx-meta" }, `seed ${clip.seed} · ${clip.backend}${clip.model ? ` · ${clip.model}` : ""} · ${clip.author} · ${clip.width}×${clip.height}, ${clip.frames} frames`),
         h("div", { class: "cx-g-tags" }, ...(clip.tags || []).map((t) => h("span", { class: "cx-tag" }, t))),
+        conditioningStrip(model, clip.conditioning),
         h("div", { class: "cx-meta cx-g-metrics", title: "Clip metrics (explorer.metrics)" },
           Object.entries(clip.metrics || {}).map(([name, value]) => `${name} ${value}`).join(" · ")));
     };

@@ -7,6 +7,7 @@ from typing import Any
 
 import traitlets
 
+from explorer.conditioning import thumbs_of_runs
 from explorer.widgets._base import ExplorerWidget
 from explorer.widgets.differences import describe_differences, run_requests
 
@@ -89,6 +90,8 @@ class Gallery(ExplorerWidget):
         page = min(max(0, self.page), pages - 1)
         rows = runs.iloc[page * self.page_size:(page + 1) * self.page_size]
         items = [self._item(row) for row in rows.to_dict("records")]
+        media = thumbs_of_runs(self._lab, [item["id"] for item in items])  # conditioning pictures, shown on the tiles
+        items = [{**item, "conditioning": media[item["id"]]} if item["id"] in media else item for item in items]
         self._quiet = True
         try:
             with self.hold_sync():

@@ -10,8 +10,8 @@ pan/zoom, see the arrows, and Generate: the run plays beside the plan.
 Drawing: click points of a polygon and close it (click its first point, double-click, or Enter), or drag to draw a
 freehand outline (thinned to at most 64 points). A region is selected by clicking it or its number; its sliders
 set the four amounts; Delete removes it. The Generate button makes the run from the brush's request (the run's
-request for a run, else ``prompt`` and the fields given) with ``motion`` set, and with ``image`` set to the frame
-shown where requests take an image; it then plays.
+request for a run, else ``prompt`` and the fields given) with ``motion`` set and ``image`` the frame shown (a run's
+frame 0, recorded as such, or the picture, stored by the lab); it then plays.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ class MotionBrush(ExplorerWidget):
 
     def __init__(self, lab: Any, image_or_run: Any, *, prompt: str | None = None, **fields: Any):
         super().__init__(lab)
-        frame, base, source = _first_frame(lab, image_or_run, prompt, fields)
+        frame, base, source, image = _first_frame(lab, image_or_run, prompt, fields)
         self._frame = frame
+        self._image = image  # what Generate gives as image=: the run's frame 0 (recorded as such), or the picture
         self._base = base
         self.source = source
         self.aspect = frame.shape[1] / frame.shape[0]
@@ -87,11 +88,8 @@ class MotionBrush(ExplorerWidget):
         return self._frame
 
     def request(self) -> Request:
-        """The request Generate makes: the base request with this motion (and this frame as ``image`` where requests take one)."""
-        changes: dict[str, Any] = {"motion": self.motion}
-        if "image" in Request.model_fields:  # the conditioning-media field, where this build has it
-            changes["image"] = self._frame
-        return self._base.replace(**changes)
+        """The request Generate starts from, with this motion (Generate adds the frame as ``image``, stored by the lab)."""
+        return self._base.replace(motion=self.motion)
 
     # -- Generate --------------------------------------------------------------------------
 
@@ -126,7 +124,7 @@ class MotionBrush(ExplorerWidget):
 
     def _make(self, request: Request) -> None:
         try:
-            run = self._lab.generate(request, progress=False)
+            run = self._lab.generate(request, progress=False, image=self._image)  # the frame painted on is the first frame
             self.run = run
             if run.ok:
                 self.clip = self._clip(run.id)
@@ -149,8 +147,8 @@ def _clean(region: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in region.items() if k == "region" or k in AMOUNTS}
 
 
-def _first_frame(lab: Any, source: Any, prompt: str | None, fields: dict[str, Any]) -> tuple[np.ndarray, Request, str]:
-    """(the frame to paint on, the request Generate starts from, what the frame is)."""
+def _first_frame(lab: Any, source: Any, prompt: str | None, fields: dict[str, Any]) -> tuple[np.ndarray, Request, str, Any]:
+    """(the frame to paint on, the request Generate starts from, what the frame is, the value Generate gives as image=)."""
     from PIL import Image
 
     run_id = getattr(source, "id", None)
@@ -164,7 +162,7 @@ def _first_frame(lab: Any, source: Any, prompt: str | None, fields: dict[str, An
             raise RequestError([f"image_or_run: run {row['id']} has no clip ({row['status']})"])
         frame = read_frames(lab.log.media.path(row["media_sha256"], ".mp4"))[0]
         base = Request.from_dict(row["request"]).replace(**{"parent": row["id"], **({"prompt": prompt} if prompt else {}), **fields})
-        return frame, base, f"the first frame of run {row['id']}"
+        return frame, base, f"the first frame of run {row['id']}", (row["id"], 0)
     if isinstance(source, (str, Path)):
         frame, what = np.asarray(Image.open(Path(source).expanduser()).convert("RGB")), f"the picture {Path(source).name}"
     elif isinstance(source, Image.Image):
@@ -180,7 +178,8 @@ def _first_frame(lab: Any, source: Any, prompt: str | None, fields: dict[str, An
     height, width = frame.shape[:2]
     size = {"width": width - width % 2, "height": height - height % 2}  # the clip's size: the picture's, made even for H.264
     base = Request(**{"prompt": prompt or DEFAULT_PROMPT, **size, **fields})
-    return np.ascontiguousarray(frame), base, what
+    frame = np.ascontiguousarray(frame)
+    return frame, base, what, frame
 
 
 def _data_url(frame: np.ndarray) -> str:

@@ -11,7 +11,9 @@ id; the pipeline class comes from its ``model_index.json`` (or
 video-to-video pipelines get the request's fields mapped onto their call
 (``num_frames``, ``height``, ``width``, ``num_inference_steps``,
 ``guidance_scale``…) plus any of their own parameters given in ``extra``
-(``extra={"image": "first_frame.png"}``). An image pipeline (no
+(``extra={"conditioning_scale": 0.8}``). Conditioning media are request fields
+(``image=``, ``last_image=``, ``video=``, ``mask=``, ``reference_images=``),
+mapped by :mod:`explorer.backends.diffusers.conditioning`. An image pipeline (no
 ``num_frames``) is animated: one batch of ``frames`` images whose starting
 noise walks smoothly from the seed's noise to the next seed's and back, so the
 clip loops.
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from explorer.backends.base import Backend, BackendError, Parameter, RunControl
-from explorer.backends.diffusers import keyframes, motion
+from explorer.backends.diffusers import conditioning, keyframes, motion
 from explorer.backends.diffusers.frames import check_picture, frames_from_output
 from explorer.backends.diffusers.loading import (DTYPES, OFFLOAD, LoadOptions, ModelRef, PipelineCache, default_device,
                                                  default_dtype, free_memory, pipeline_class, resolve_model)
@@ -68,7 +70,13 @@ OPTION_NAMES = {p.name for p in OPTIONS}
 MAPPED = {"prompt", "negative_prompt", "num_frames", "height", "width", "num_inference_steps", "guidance_scale", "generator",
           "output_type", "return_dict", "callback_on_step_end", "callback_on_step_end_tensor_inputs", "callback", "callback_steps",
           "latents", "prompt_embeds", "negative_prompt_embeds", "num_images_per_prompt", "num_videos_per_prompt", "frame_rate",
-          "self", "kwargs", "cross_attention_kwargs", "attention_kwargs", "joint_attention_kwargs"}
+          "self", "kwargs", "cross_attention_kwargs", "attention_kwargs", "joint_attention_kwargs",
+          # conditioning media: request fields (explorer.conditioning), mapped by .conditioning
+          "image", "last_image", "video", "mask", "reference_images", "conditions", "frame_index"}
+# Pipeline parameters that are request fields now: extra.<name> is refused with a pointer to the field.
+CONDITIONING_PARAMETERS = {"image": "image", "last_image": "last_image", "video": "video", "mask": "mask",
+                           "reference_images": "reference_images", "conditions": "image / video with {'media': ..., 'at': frame}",
+                           "frame_index": "{'media': ..., 'at': frame}"}
 
 
 class DiffusersBackend(Backend):
@@ -109,8 +117,15 @@ class DiffusersBackend(Backend):
         options = self._load_options(request, ref)  # validates device, dtype, offload, lora
         if request.keyframes:  # refused by name from the class alone, before any weights load
             keyframes.check(request, pipeline_class(ref, options.pipeline))
+        moved = [f"extra.{name}: conditioning media are request fields: give {CONDITIONING_PARAMETERS[name]}= a path, a run's frame "
+                 "(run, -1) or an array (stored in the log's media store and recorded with the run)"
+                 for name in request.extra if name in CONDITIONING_PARAMETERS]
+        if moved:
+            raise RequestError(moved)
         if request.motion:  # likewise: WanVACEPipeline takes it, every other class is refused by name
             motion.check(request, pipeline_class(ref, options.pipeline))
+        cls = pipeline_class(ref, options.pipeline)  # with motion on VACE, image is the plan's first frame, not VACE's
+        conditioning.check(motion.conditioning_view(request, cls), cls, ref.source if ref.kind == "folder" else None)
         accepted = {p.name for p in self.parameters(request.model, options.pipeline)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:
@@ -160,6 +175,7 @@ class DiffusersBackend(Backend):
         signature = inspect.signature(type(pipe).__call__).parameters
         video = "num_frames" in signature
         kwargs = keyframes.call_arguments(request, pipe, self._call_arguments(request, signature, video, pipe, options))
+        kwargs = conditioning.call_arguments(motion.conditioning_view(request, type(pipe)), pipe, kwargs)
         kwargs, motion_record = motion.call_arguments(request, pipe, kwargs)
         layout = LatentLayout(pipe, request.height, request.width)
         previewer = Previewer(layout, self.projections, float(request.extra.get("preview_rate", 4.0)), self._tiny_vae(request, options))
@@ -275,7 +291,7 @@ class DiffusersBackend(Backend):
             "cache_hit": cached, "load_s": load_s,
         }
         if request.motion:  # where the control video starts from, so a reader knows what the regions were cut from
-            found["motion"] = {"arguments": list(motion.CONTROL_ARGUMENTS), "first_frame": motion.first_frame(request)[1]}
+            found["motion"] = {"arguments": list(motion.CONTROL_ARGUMENTS), "first_frame": motion.first_frame_source(request)}
         return found
 
     def unload(self, model: str | None = None) -> int:
@@ -328,7 +344,8 @@ def _lora_list(value: Any, problems: list[str]) -> tuple[tuple[str, float], ...]
 
 
 def _media_parameter(name: str) -> bool:
-    return name in ("image", "video", "mask_image", "control_image", "last_image", "conditions")
+    # Other pictures a pipeline may take in extra (the conditioning fields are request fields: explorer.conditioning).
+    return name in ("mask_image", "control_image")
 
 
 def _load_media_argument(value: Any) -> Any:

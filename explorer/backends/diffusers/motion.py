@@ -11,12 +11,14 @@ PIL images, one per frame the pipeline makes):
   dragged regions' pixels, white (generate) everywhere else, so the model
   draws the rest of the scene freely around the moving regions.
 
-The first frame is the request's ``image`` field (conditioning media) when it
-has one; otherwise the sketch backend's first frame of the prompt stands in
-(a fallback that keeps the plan's geometry meaningful; say ``image=`` to
-steer from a real picture). Any other pipeline refuses ``motion`` by name,
-from its class alone, before any weights load; so does a VACE request that
-also brings its own ``video`` or ``mask``.
+The first frame is the request's ``image`` field (conditioning media,
+:mod:`explorer.conditioning`), fitted to the clip's size; VACE has no ``image``
+argument, so on VACE with a plan the picture goes in as the control video's
+first frame (kept by the mask). Without an image the sketch backend's first
+frame of the prompt stands in (a fallback that keeps the plan's geometry
+meaningful; give ``image=`` to steer from a real picture). Any other pipeline
+refuses ``motion`` by name, from its class alone, before any weights load; so
+does a VACE request that also brings its own ``video`` or ``mask``.
 """
 
 from __future__ import annotations
@@ -44,9 +46,17 @@ def check(request: Request, cls: type) -> None:
     if not takes_motion(cls):
         raise RequestError([f"motion: {cls.__name__} does not take a motion plan; pipelines that do: {', '.join(MOTION_PIPELINES)} "
                             "(as a cut-and-drag control video and mask), and the sketch backend"])
-    clash = [name for name in CONTROL_ARGUMENTS if name in request.extra]
+    clash = [name for name in CONTROL_ARGUMENTS if getattr(request, name)]
     if clash:
-        raise RequestError([f"extra.{name}: the motion plan makes {cls.__name__}'s {name}; give motion or {name}, not both" for name in clash])
+        raise RequestError([f"{name}: the motion plan makes {cls.__name__}'s {name}; give motion or {name}, not both" for name in clash])
+
+
+def conditioning_view(request: Request, cls: type) -> Request:
+    """``request`` as the conditioning-media mapping should see it: on a motion pipeline, ``image`` is the plan's first
+    frame (rendered into ``video``), not an argument of its own, so it is left out there."""
+    if request.motion and getattr(request, "image", None) and takes_motion(cls):
+        return request.model_copy(update={"image": None})
+    return request
 
 
 def frames_made(request: Request, pipe: Any) -> int:
@@ -58,37 +68,30 @@ def frames_made(request: Request, pipe: Any) -> int:
     return max(frames, 1)
 
 
+NO_IMAGE = "sketch of the prompt (no image given)"
+
+
+def first_frame_source(request: Request) -> str:
+    """Where the plan's first frame comes from, in words (without reading it)."""
+    if request.image:
+        return f"image ({request.image.get('source') or request.image['sha256'][:12]})"
+    return NO_IMAGE
+
+
 def first_frame(request: Request) -> tuple[np.ndarray, str]:
-    """The picture the motion starts from (H×W×3 uint8 at the request's size), and where it came from."""
-    image = getattr(request, "image", None)  # the conditioning-media field, when this build has it
-    if image is not None and not (isinstance(image, (dict, list, str)) and not image):
-        picture = _picture(image)
-        if picture is not None:
-            return picture, "image"
+    """The picture the motion starts from (H×W×3 uint8 at the request's size), and where it came from.
+
+    The request's ``image`` (read from the media store of the run, fitted to the clip's size), else the sketch
+    backend's first frame of the prompt.
+    """
+    if request.image:
+        from explorer.conditioning import fitted, frames_of
+
+        return np.ascontiguousarray(fitted(frames_of(request.image)[0], request.width, request.height)), first_frame_source(request)
     from explorer.backends.sketch_scene import Scene
 
     scene = Scene.from_prompt(request.prompt, request.seed, request.negative_prompt, request.guidance)
-    return scene.render_frame(0.0, request.width, request.height), "sketch of the prompt (no image given)"
-
-
-def _picture(value: Any) -> np.ndarray | None:
-    """An image field's value as an array: an array, a PIL image, a file path, or a stored-media record with a path."""
-    from PIL import Image
-
-    if isinstance(value, dict):
-        value = value.get("path") or value.get("file")
-    if isinstance(value, Image.Image):
-        return np.asarray(value.convert("RGB"))
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, str):
-        from pathlib import Path
-
-        path = Path(value).expanduser()
-        if path.is_file():
-            return np.asarray(Image.open(path).convert("RGB"))
-    path = getattr(value, "path", None)
-    return _picture(str(path)) if path is not None else None
+    return scene.render_frame(0.0, request.width, request.height), NO_IMAGE
 
 
 def call_arguments(request: Request, pipe: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -112,4 +115,5 @@ def call_arguments(request: Request, pipe: Any, kwargs: dict[str, Any]) -> tuple
     return kwargs, {"motion_first_frame": source, "motion_render_s": time.perf_counter() - started, "motion_frames": count}
 
 
-__all__ = ["MOTION_PIPELINES", "call_arguments", "check", "first_frame", "frames_made", "takes_motion"]
+__all__ = ["MOTION_PIPELINES", "call_arguments", "check", "conditioning_view", "first_frame", "first_frame_source", "frames_made",
+           "takes_motion"]
