@@ -263,23 +263,43 @@ class Plan:
         size = (self.width, self.height)
         if t == 0.0:  # nothing has moved yet: the first frame is the picture itself
             return source.copy(), np.clip(sum(self.masks), 0.0, 1.0) if self.masks else np.zeros((self.height, self.width), np.float32)
-        out = (background if background is not None else self.background(source)).astype(np.float32)
+        out = (background if background is not None else self.background(source)).copy()
         dragged = np.zeros((self.height, self.width), np.float32)
         for region, mask, phases in zip(self.regions, self.masks, self.ambient):
             matrix = region_transform(region, t, self.width, self.height)
-            pixels = cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            alpha = cv2.warpAffine(mask, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            amplitude = region["ambient"] * AMBIENT_SHARE * min(size)
+            box = self._box(region, matrix, 2.0 * amplitude + 2.0)
+            if box is None:  # it has left the frame
+                continue
+            # Only the box the region lands in is warped and blended: a region is a part of the frame, and
+            # full-frame warps cost most of a render at a real model's sizes.
+            x0, y0, x1, y1 = box
+            local = matrix.copy()
+            local[:, 2] -= (x0, y0)
+            roi = (x1 - x0, y1 - y0)
+            pixels = cv2.warpAffine(source, local, roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            alpha = cv2.warpAffine(mask, local, roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if phases is not None:
-                pixels, alpha = _wobble(pixels, alpha, phases, region["ambient"] * AMBIENT_SHARE * min(size), t)
+                pixels, alpha = _wobble(pixels, alpha, phases[:, y0:y1, x0:x1], amplitude, t)
             a = alpha[..., None]
-            out = out * (1.0 - a) + pixels.astype(np.float32) * a
-            dragged = np.maximum(dragged, alpha)
-        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+            blended = out[y0:y1, x0:x1].astype(np.float32) * (1.0 - a) + pixels.astype(np.float32) * a
+            out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255)
+            np.maximum(dragged[y0:y1, x0:x1], alpha, out=dragged[y0:y1, x0:x1])
         if any(self.camera.values()):
             matrix = camera_transform(self.camera, t, self.width, self.height)
             out = cv2.warpAffine(out, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             dragged = cv2.warpAffine(dragged, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return out, dragged
+
+    def _box(self, region: Mapping[str, Any], matrix: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
+        """The pixel box (x0, y0, x1, y1) a region covers after ``matrix``, widened by ``margin``, within the frame."""
+        points = np.array(region["region"], np.float64) * [self.width, self.height]
+        moved = points @ matrix[:, :2].T + matrix[:, 2]
+        x0 = max(0, int(np.floor(moved[:, 0].min() - margin)))
+        y0 = max(0, int(np.floor(moved[:, 1].min() - margin)))
+        x1 = min(self.width, int(np.ceil(moved[:, 0].max() + margin)) + 1)
+        y1 = min(self.height, int(np.ceil(moved[:, 1].max() + margin)) + 1)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
     def background(self, source: np.ndarray) -> np.ndarray:
         """``source`` with the moving regions' first places filled from their surroundings (what is left behind)."""
