@@ -119,9 +119,10 @@ OPTIONS = {
     "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
     "steps": "--steps", "guidance": "--guidance", "extra": "--param", "keyframes": "--keyframes",
     "image": "--image", "last_image": "--last-image", "video": "--video", "mask": "--mask", "reference_images": "--reference",
+    "motion": "--motion",
 }
 REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent",
-                  "keyframes")
+                  "keyframes", "motion")
 
 
 def _name_options(message: str, options: dict[str, str]) -> str:
@@ -201,6 +202,18 @@ def _parse_keyframes(text: Optional[str]) -> Any:
         raise RequestError([f"--keyframes: must not nest lists and objects more than {JSON_DEPTH} levels deep"]) from None
 
 
+def _parse_motion(text: Optional[str]) -> Any:
+    """``--motion JSON`` (a list of regions, or {"regions", "camera"}) for the request, which checks it; not JSON: exit 2."""
+    from explorer.request import RequestError
+
+    if text is None:
+        return {}
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RequestError([f"--motion: must be JSON, e.g. '[{{\"region\": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.6]], \"horizontal\": 0.3}}]' ({type(exc).__name__})"]) from None
+
+
 def _run_with_progress(lab, action, *, quiet: bool):
     """Call ``action(on_step)`` with a Rich progress bar on stderr (stdout stays clean for --json)."""
     if quiet:
@@ -233,6 +246,10 @@ def _print_run(run, as_json: bool) -> None:
 
     if used(r):
         say(f"  conditioning: {describe_media(r)}")
+    if r.motion:
+        from explorer.motion import describe as describe_motion
+
+        say(f"  motion: {describe_motion(r.motion)}")
     if run.ok:
         say(f"  clip: {run.media}")
     if run.error:
@@ -270,6 +287,10 @@ def generate(
     video: Optional[str] = typer.Option(None, "--video", show_default=False, help="A clip to follow: a video file or a run id."),
     mask: Optional[str] = typer.Option(None, "--mask", show_default=False, help="Where to generate (white) and keep --video (black): a picture, a video file or a run id."),
     reference: list[str] = typer.Option([], "--reference", help="A picture to take after (file or RUN@FRAME); repeatable."),
+    motion: Optional[str] = typer.Option(None, "--motion", show_default=False,
+                                         help="The motion brush, as JSON: up to 5 regions, each {\"region\": [[x, y], ...] in 0..1, \"horizontal\", "
+                                              "\"vertical\", \"proximity\" (-1..1), \"ambient\" (0..1)}, or {\"regions\": [...], \"camera\": "
+                                              "{\"pan_x\", \"pan_y\", \"zoom\"}}."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
@@ -282,7 +303,7 @@ def generate(
         width, height = parse_size(size)
         fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
                       steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent,
-                      keyframes=_parse_keyframes(keyframes))
+                      keyframes=_parse_keyframes(keyframes), motion=_parse_motion(motion))
         from explorer.request import Request
 
         request = Request(**fields)

@@ -105,6 +105,8 @@ class Request(BaseModel):
     parent: str | None = None
     # Values that change over the clip: field -> {frame: value or {"value", "ease"}} (explorer.keyframes); after frames, which bounds them.
     keyframes: dict[str, Any] = Field(default_factory=dict)
+    # The motion brush: {"regions": [{"region": [[x, y], ...], "horizontal", "vertical", "proximity", "ambient"}], "camera": {...}} (explorer.motion).
+    motion: dict[str, Any] = Field(default_factory=dict)
     # Conditioning media (explorer.conditioning): references to pictures and clips in the media store; after frames.
     image: dict[str, Any] | None = None
     last_image: dict[str, Any] | None = None
@@ -164,6 +166,15 @@ class Request(BaseModel):
             raise ValueError(problem)
         return normalise(value, info.data.get("frames"))
 
+    @field_validator("motion", mode="before")
+    @classmethod
+    def _motion(cls, value: Any) -> dict[str, Any]:
+        from explorer.motion import normalise
+
+        problem = depth_problem(value, most=5) if isinstance(value, (dict, list, tuple)) else None
+        if problem:  # before anything walks it: a value nested thousands deep
+            raise ValueError(problem)
+        return normalise(value)
     @field_validator("image", "last_image", "video", "mask", "reference_images", mode="before")
     @classmethod
     def _conditioning(cls, value: Any, info: Any) -> Any:
@@ -223,6 +234,7 @@ def _explain(exc: ValidationError) -> list[str]:
     problems = []
     from explorer.conditioning import ConditioningProblems
     from explorer.keyframes import KeyframeProblems
+    from explorer.motion import MotionProblems
 
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "request"
@@ -232,6 +244,9 @@ def _explain(exc: ValidationError) -> list[str]:
             continue
         if isinstance(inner, KeyframeProblems):  # every problem in the keyframes, each named (keyframes.prompt.47: …)
             problems.extend(f"{field}.{problem}" if not problem.startswith("must ") else f"{field}: {problem}" for problem in inner.problems)
+            continue
+        if isinstance(inner, MotionProblems):  # each named from its own path (motion.regions[1].horizontal: …)
+            problems.extend(f"{field}{problem}" for problem in inner.problems)
             continue
         given = error.get("input")
         if error["type"] in ("greater_than_equal", "less_than_equal") and field in LIMITS:

@@ -92,6 +92,8 @@ class Backend:
     # The conditioning media fields this backend honours (explorer.conditioning); others are refused by :meth:`check`,
     # and by the lab before it stores them. None: the backend decides per request in its own check.
     conditionable: ClassVar[frozenset[str] | None] = frozenset()
+    # Whether this backend honours a request's ``motion`` (explorer.motion); if not, :meth:`check` refuses one.
+    takes_motion: ClassVar[bool] = False
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         raise NotImplementedError
@@ -116,6 +118,8 @@ class Backend:
         if refused:  # a backend that does not know keyframes would quietly make a clip without them
             takes = ", ".join(sorted(self.keyframable)) or "none"
             raise RequestError([f"keyframes.{name}: backend {self.name!r} does not take keyframes for {name} (it takes: {takes})" for name in refused])
+        if request.motion and not self.takes_motion:  # else the regions would quietly stay still
+            raise RequestError([f"motion: backend {self.name!r} does not take a motion plan (the sketch backend does, and diffusers with WanVACEPipeline)"])
         from explorer.conditioning import refuse
 
         if self.conditionable is not None:

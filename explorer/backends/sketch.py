@@ -11,6 +11,8 @@ the tests, the demo and the tours run on.
 Keyframes (:mod:`explorer.keyframes`) are honoured frame by frame: a keyframed
 guidance is interpolated, and keyframed texts cross-fade the scenes of the
 neighbouring keys by their eased weights (a key's frame shows its own scene).
+A ``motion`` plan (:mod:`explorer.motion`) drags what lies in each painted
+region along its path, frame by frame, and moves the camera.
 
 Conditioning pictures (:mod:`explorer.conditioning`): ``image`` is the first
 frame exactly, and the clip pushes slowly into it while it dissolves into the
@@ -48,6 +50,7 @@ class SketchBackend(Backend):
     name = "sketch"
     keyframable = frozenset(KEYFRAMABLE)
     conditionable = frozenset({"image", "last_image"})
+    takes_motion = True
 
     def generate(self, request: Request, control: RunControl) -> np.ndarray:
         render = _keyframed(request) if request.keyframes else _still(request)
@@ -55,6 +58,10 @@ class SketchBackend(Backend):
             from explorer.backends.sketch_conditioning import with_pictures
 
             render = with_pictures(request, render)
+        if request.motion:  # what lies in each painted region (of the picture too) is dragged along its path (explorer.motion)
+            from explorer.motion import animate
+
+            render = animate(request.motion, render, request.frames, request.width, request.height, request.seed)
         count, steps = request.frames, request.steps
         out = np.empty((count, request.height, request.width, 3), np.uint8)
         noise = _preview_noise(request)

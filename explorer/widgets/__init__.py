@@ -64,6 +64,12 @@ class UI:
 
         return Lineage(self._lab, run)
 
+    def motion_brush(self, image_or_run: Any, *, prompt: str | None = None, **fields: Any) -> Any:
+        """Paint up to five regions on a first frame (a run's, or a picture), set their motion and a camera, Generate, play."""
+        from explorer.widgets.motion_brush import MotionBrush
+
+        return MotionBrush(self._lab, image_or_run, prompt=prompt, **fields)
+
     def generate(self, prompt: str = "", **fields: Any) -> Any:
         """Prompt, controls drawn from the backend, Generate / Variations / Cancel, live preview, a strip of takes."""
         from explorer.widgets.generate_panel import GeneratePanel

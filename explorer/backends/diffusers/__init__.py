@@ -28,6 +28,9 @@ second, default 4), ``preview_vae`` (a tiny autoencoder folder for previews).
 Keyframes (``keyframes={"prompt": {0: ..., 47: ...}}``) go to the pipelines that
 take them, AnimateDiff's FreeNoise and LTX's long multi-prompt windows, and are
 refused by name elsewhere (:mod:`explorer.backends.diffusers.keyframes`).
+A ``motion`` plan becomes ``WanVACEPipeline``'s ``video`` and ``mask``, a
+cut-and-drag control video, and is refused by name elsewhere
+(:mod:`explorer.backends.diffusers.motion`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from explorer.backends.base import Backend, BackendError, Parameter, RunControl
-from explorer.backends.diffusers import conditioning, keyframes
+from explorer.backends.diffusers import conditioning, keyframes, motion
 from explorer.backends.diffusers.frames import check_picture, frames_from_output
 from explorer.backends.diffusers.loading import (DTYPES, OFFLOAD, LoadOptions, ModelRef, PipelineCache, default_device,
                                                  default_dtype, free_memory, pipeline_class, resolve_model)
@@ -81,6 +84,7 @@ class DiffusersBackend(Backend):
 
     name = "diffusers"
     conditionable = None  # decided per pipeline class, in check (explorer.backends.diffusers.conditioning)
+    takes_motion = True  # on WanVACEPipeline only; check() refuses it by name elsewhere
 
     def __init__(self, max_pipelines: int | None = None):
         try:
@@ -119,7 +123,10 @@ class DiffusersBackend(Backend):
                  for name in request.extra if name in CONDITIONING_PARAMETERS]
         if moved:
             raise RequestError(moved)
-        conditioning.check(request, pipeline_class(ref, options.pipeline), ref.source if ref.kind == "folder" else None)
+        if request.motion:  # likewise: WanVACEPipeline takes it, every other class is refused by name
+            motion.check(request, pipeline_class(ref, options.pipeline))
+        cls = pipeline_class(ref, options.pipeline)  # with motion on VACE, image is the plan's first frame, not VACE's
+        conditioning.check(motion.conditioning_view(request, cls), cls, ref.source if ref.kind == "folder" else None)
         accepted = {p.name for p in self.parameters(request.model, options.pipeline)}
         unknown = sorted(set(request.extra) - accepted)
         if unknown:
@@ -169,7 +176,8 @@ class DiffusersBackend(Backend):
         signature = inspect.signature(type(pipe).__call__).parameters
         video = "num_frames" in signature
         kwargs = keyframes.call_arguments(request, pipe, self._call_arguments(request, signature, video, pipe, options))
-        kwargs = conditioning.call_arguments(request, pipe, kwargs)
+        kwargs = conditioning.call_arguments(motion.conditioning_view(request, type(pipe)), pipe, kwargs)
+        kwargs, motion_record = motion.call_arguments(request, pipe, kwargs)
         layout = LatentLayout(pipe, request.height, request.width)
         previewer = Previewer(layout, self.projections, float(request.extra.get("preview_rate", 4.0)), self._tiny_vae(request, options))
 
@@ -211,7 +219,7 @@ class DiffusersBackend(Backend):
             if fitted is not None:
                 self.projections[(layout.class_name, fitted[0].shape[0])] = fitted
         self.last_run = {"cache_hit": cached, "load_s": load_s, "pipeline_s": time.perf_counter() - started,
-                         "preview_s": previewer.seconds, "previews": previewer.count}
+                         "preview_s": previewer.seconds, "previews": previewer.count, **motion_record}
         return frames
 
     def _call_arguments(self, request: Request, signature: Any, video: bool, pipe: Any, options: LoadOptions) -> dict[str, Any]:
@@ -282,7 +290,7 @@ class DiffusersBackend(Backend):
             versions["transformers"] = transformers.__version__
         except ImportError:
             pass
-        return {
+        found = {
             "device": options.device, "dtype": options.dtype, "model": ref.to_dict(), "pipeline": type(pipe).__name__,
             "scheduler": type(scheduler).__name__ if scheduler is not None else None,
             "scheduler_config": {k: v for k, v in dict(getattr(scheduler, "config", {})).items() if _jsonable(v)},
@@ -290,6 +298,9 @@ class DiffusersBackend(Backend):
             "adapters": [{"path": p, "weight": w} for p, w in options.lora], "versions": versions,
             "cache_hit": cached, "load_s": load_s,
         }
+        if request.motion:  # where the control video starts from, so a reader knows what the regions were cut from
+            found["motion"] = {"arguments": list(motion.CONTROL_ARGUMENTS), "first_frame": motion.first_frame_source(request)}
+        return found
 
     def unload(self, model: str | None = None) -> int:
         """Free cached pipelines (all, or one model's); returns how many were dropped."""
