@@ -105,6 +105,8 @@ class Request(BaseModel):
     parent: str | None = None
     # Values that change over the clip: field -> {frame: value or {"value", "ease"}} (explorer.keyframes); after frames, which bounds them.
     keyframes: dict[str, Any] = Field(default_factory=dict)
+    # The clip's sound: a path when given, kept as the stored track {"sha256", "name"} (explorer.audio); None: a silent clip.
+    audio: dict[str, str] | None = None
 
     @field_validator("prompt", "negative_prompt", "backend", "model", "parent")
     @classmethod
@@ -156,7 +158,20 @@ class Request(BaseModel):
         problem = depth_problem(value, most=4) if isinstance(value, (dict, list, tuple)) else None
         if problem:  # before anything walks it: a value nested thousands deep
             raise ValueError(problem)
+        if isinstance(value, dict) and any(getattr(track, "is_audio_curve", False) for track in value.values()):
+            from explorer.audio import resolve_curves  # an audio curve becomes numbers for this clip's fps and frames
+
+            value = resolve_curves(value, info.data.get("frames"), info.data.get("fps"))
         return normalise(value, info.data.get("frames"))
+
+    @field_validator("audio", mode="before")
+    @classmethod
+    def _audio(cls, value: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        from explorer.audio import reference
+
+        return reference(value)  # a path is checked (a sound FFmpeg reads) and hashed here, before any work
 
     def __init__(self, **data: Any):
         try:
@@ -174,7 +189,8 @@ class Request(BaseModel):
         return Request(**{**self.model_dump(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # No "audio" key in a silent clip's request: its recipe, and so its MP4, keep the bytes they had before sound.
+        return self.model_dump(mode="json", exclude=None if self.audio else {"audio"})
 
     @property
     def size(self) -> str:
