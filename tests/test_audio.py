@@ -327,3 +327,19 @@ def test_cli_generate_with_audio_and_a_curve(tmp_path, clicks):
     garbled = cli("generate", "a kite", *small, "--audio", clicks, "--audio-curve", "guidance=onset:3", check=False)
     assert garbled.returncode == 2 and "--audio-curve: must look like FIELD=KIND" in garbled.stderr
     assert "--audio" in cli("generate", "--help").stdout
+
+
+def test_log_copy_takes_the_sound_tracks_along(tmp_path, clicks):
+    from explorer.log.copy import copy_log
+
+    source = explorer.open(tmp_path / "source.duckdb")
+    run = source.generate("a kite", progress=False, audio=clicks, **CLIP)
+    source.generate("a boat", progress=False, **CLIP)
+    target = explorer.open(tmp_path / "target.duckdb")
+    copy_log(source.log, target.log)
+    digest = run.request.audio["sha256"]
+    assert target.log.media.path(digest, SUFFIX).read_bytes() == clicks.read_bytes()
+    clicks.unlink()
+    assert target.fork(run.id, seed=8, progress=False).ok  # the copy's store has the track
+    source.log.close()
+    target.log.close()

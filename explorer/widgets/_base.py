@@ -116,6 +116,7 @@ def clip_info(lab: Lab, run_id: str) -> dict[str, Any]:
         "fps": request["fps"], "width": request["width"], "height": request["height"], "steps": request["steps"],
         "guidance": request["guidance"], "backend": request["backend"], "model": request.get("model"), "parent": request.get("parent"),
         "author": row["author"], "created_at": str(row["created_at"]), "error": row.get("error"),
+        "audio": request.get("audio"),  # {"sha256", "name"} when the clip has sound (explorer.audio), else None
     }
 
 
