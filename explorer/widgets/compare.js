@@ -40,7 +40,7 @@ export default {
     const transport = createSyncTransport(root, { frame: current, fps, extra: [viewSwitch, blindLabel, soundPick],
       videos: tiles.map(({ video, clip }) => ({ video, clip })) });
     transport.bar.classList.add("cx-compare-bar");
-    root.append(transport.bar);
+    root.append(transport.bar, track);
     el.append(root);
     const show = (f) => transport.show(f);
     const speedOf = () => Number(transport.bar.querySelector(".cx-speed")?.value || 1);
