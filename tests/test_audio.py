@@ -343,3 +343,31 @@ def test_log_copy_takes_the_sound_tracks_along(tmp_path, clicks):
     assert target.fork(run.id, seed=8, progress=False).ok  # the copy's store has the track
     source.log.close()
     target.log.close()
+
+
+def test_the_export_page_marks_the_clips_with_sound(file_lab, tmp_path, clicks):
+    from html.parser import HTMLParser
+
+    from explorer.export import export
+
+    loud = file_lab.generate("a kite", progress=False, audio=clicks, **CLIP)
+    quiet = file_lab.generate("a boat", progress=False, **CLIP)
+    summary = export(file_lab, tmp_path / "site")
+
+    class Data(HTMLParser):
+        text, inside = "", False
+
+        def handle_starttag(self, tag, attrs):
+            self.inside = tag == "script" and dict(attrs).get("type") == "application/json"
+
+        def handle_data(self, data):
+            self.text += data if self.inside else ""
+
+        def handle_endtag(self, tag):
+            self.inside = False
+
+    parser = Data()
+    parser.feed(summary.index.read_text(encoding="utf-8"))
+    clips = {clip["id"]: clip for clip in json.loads(parser.text)["clips"]}
+    assert clips[loud.id]["sound"] == "clicks.wav" and clips[quiet.id]["sound"] is None
+    assert streams_of(tmp_path / "site" / clips[loud.id]["video"]) == ["video", "audio"]  # the page's copy has the track
