@@ -163,6 +163,8 @@ def test_the_sound_is_stored_by_hash_and_survives_fork_rerun_and_the_recipe(lab,
     assert again.request.audio == run.request.audio and streams_of(again.media) == ["video", "audio"]
     from_file = lab.fork(str(run.media), progress=False).raise_for_status()
     assert from_file.request.audio == run.request.audio and from_file.request.parent == run.id
+    hushed = lab.fork(run, audio=None, progress=False)  # a fork can drop the sound
+    assert hushed.request.audio is None and streams_of(hushed.media) == ["video"]
 
 
 def test_a_clip_file_brings_its_sound_into_another_log(tmp_path, clicks):
@@ -319,6 +321,9 @@ def test_cli_generate_with_audio_and_a_curve(tmp_path, clicks):
     assert audio_of(run["media"])[0] == "aac"
     text = cli("fork", run["id"], "--set", "seed=2", "--db", db).stdout
     assert "audio: clicks.wav" in text and "keyframes: guidance@0..15" in text
+    other = write_clicks(tmp_path / "other.wav", seconds=3.0, times=[1.0])
+    swapped = json.loads(cli("fork", run["id"], "--set", f"audio={other}", "--db", db, "--json").stdout)
+    assert swapped["audio"] == {"sha256": sha(other), "name": "other.wav"} and swapped["parent"] == run["id"]
 
     missing = cli("generate", "a kite", *small, "--audio", tmp_path / "nope.wav", check=False)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "--audio: " in missing.stderr and "no such file" in missing.stderr
