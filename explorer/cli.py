@@ -119,10 +119,10 @@ OPTIONS = {
     "parent": "--parent", "frame": "--frame", "end_frame": "--end-frame", "negative_prompt": "--negative", "seed": "--seed", "frames": "--frames", "fps": "--fps",
     "steps": "--steps", "guidance": "--guidance", "extra": "--param", "keyframes": "--keyframes",
     "image": "--image", "last_image": "--last-image", "video": "--video", "mask": "--mask", "reference_images": "--reference",
-    "motion": "--motion",
+    "motion": "--motion", "audio": "--audio", "audio_curve": "--audio-curve",
 }
 REQUEST_FIELDS = ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "backend", "model", "extra", "parent",
-                  "keyframes", "motion")
+                  "keyframes", "motion", "audio")
 
 
 def _name_options(message: str, options: dict[str, str]) -> str:
@@ -188,6 +188,30 @@ def _parse_params(params: list[str]) -> dict[str, Any]:
     return extra
 
 
+def _audio_curves(specs: list[str], audio: Optional[str]) -> dict[str, Any]:
+    """``--audio-curve guidance=onset:3:9`` -> {"guidance": AudioCurve} over the --audio file; exit 2 naming the option."""
+    from explorer.audio import curve
+    from explorer.request import RequestError
+
+    if not audio:
+        raise RequestError(["--audio-curve: needs --audio, the sound file the curve comes from"])
+    curves = {}
+    for spec in specs:
+        field, _, rest = spec.partition("=")
+        kind, *bounds = rest.split(":")
+        try:
+            low, high = (float(bounds[0]), float(bounds[1])) if len(bounds) == 2 else (0.0, 1.0) if not bounds else (None, None)
+        except ValueError:
+            low = high = None
+        if not field or not kind or low is None:
+            raise RequestError([f"--audio-curve: must look like FIELD=KIND or FIELD=KIND:LOW:HIGH, e.g. guidance=onset:3:9 (got {spec!r})"])
+        try:
+            curves[field.strip()] = curve(audio, kind.strip(), low=low, high=high)
+        except ImportError as exc:  # librosa is an extra: say how to get it, exit 1 (the environment)
+            raise fail(str(exc), 1) from None
+    return curves
+
+
 def _parse_keyframes(text: Optional[str]) -> Any:
     """``--keyframes JSON`` as a value for the request (which checks it); not JSON: exit 2 naming the option."""
     from explorer.request import RequestError
@@ -250,6 +274,8 @@ def _print_run(run, as_json: bool) -> None:
         from explorer.motion import describe as describe_motion
 
         say(f"  motion: {describe_motion(r.motion)}")
+    if r.audio:
+        say(f"  audio: {r.audio['name']} ({r.audio['sha256'][:12]})")
     if run.ok:
         say(f"  clip: {run.media}")
     if run.error:
@@ -291,6 +317,11 @@ def generate(
                                          help="The motion brush, as JSON: up to 5 regions, each {\"region\": [[x, y], ...] in 0..1, \"horizontal\", "
                                               "\"vertical\", \"proximity\" (-1..1), \"ambient\" (0..1)}, or {\"regions\": [...], \"camera\": "
                                               "{\"pan_x\", \"pan_y\", \"zoom\"}}."),
+    audio: Optional[str] = typer.Option(None, "--audio", show_default=False,
+                                        help="A sound file (any format FFmpeg reads): stored with the run and muxed into the clip as AAC, trimmed to it."),
+    audio_curve: list[str] = typer.Option([], "--audio-curve", show_default=False,
+                                          help="FIELD=KIND[:LOW:HIGH]: a keyframed number from the --audio file, one value per frame; "
+                                               "KIND is onset, beats or loudness, e.g. guidance=onset:3:9 (needs pip install clip-explorer[audio]); repeatable."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     author: Optional[str] = AuthorOption,
@@ -303,7 +334,9 @@ def generate(
         width, height = parse_size(size)
         fields = dict(prompt=prompt, backend=backend, model=model, seed=seed, frames=frames, fps=fps, width=width, height=height,
                       steps=steps, guidance=guidance, negative_prompt=negative, extra=_parse_params(param), parent=parent,
-                      keyframes=_parse_keyframes(keyframes), motion=_parse_motion(motion))
+                      keyframes=_parse_keyframes(keyframes), motion=_parse_motion(motion), audio=audio)
+        if audio_curve:
+            fields["keyframes"] = {**(fields["keyframes"] or {}), **_audio_curves(audio_curve, audio)}
         from explorer.request import Request
 
         request = Request(**fields)

@@ -154,9 +154,11 @@ def _write(lab: Lab, out: Path, runs: pd.DataFrame, board: pd.DataFrame, kind: s
     media_dir = out / "media"
     media_dir.mkdir(parents=True, exist_ok=True)
     notes = _notes(lab)
+    voiced = _with_sound(lab)
     clips, wanted, linked, copied, missing = [], set(), 0, 0, 0
     for row in runs.itertuples(index=False):
         clip = _clip(row, notes.get(row.id, []))
+        clip["sound"] = voiced.get(row.id)  # the track's name when the clip has sound (explorer.audio): click to hear it
         sha = row.media_sha256 if isinstance(row.media_sha256, str) and SHA256_RE.match(row.media_sha256) else None
         if sha:
             for suffix, key in ((".mp4", "video"), (".poster.jpg", "poster")):
@@ -210,6 +212,13 @@ def _clip(row: Any, notes: list[dict]) -> dict[str, Any]:
         "rating": rating, "ratings": int(row.ratings), "tags": [str(t) for t in _clean(row.tags) or []],
         "notes_count": len(notes), "notes": notes[:MAX_NOTES], "video": None, "poster": None,
     }
+
+
+def _with_sound(lab: Lab) -> dict[str, str]:
+    """Run id -> the name of its sound, for the runs whose request has ``audio``."""
+    frame = lab.sql("SELECT id, json_extract_string(request, '$.audio.name') AS name FROM runs "
+                    "WHERE json_extract(request, '$.audio.sha256') IS NOT NULL")
+    return {row.id: row.name or "sound" for row in frame.itertuples(index=False)}
 
 
 def _notes(lab: Lab) -> dict[str, list[dict]]:

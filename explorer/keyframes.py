@@ -27,7 +27,9 @@ neighbouring keys' texts with weights (the sketch backend cross-fades their
 scenes; FreeNoise interpolates their text embeddings). Numbers are
 interpolated. Everything is checked against :mod:`explorer.limits` (frames in
 the clip, values in their field's range, text limits, at most
-``limits.KEYFRAMES`` keys per field) and every problem is reported at once.
+``limits.KEYFRAMES`` keys per text field and ``limits.KEYFRAMES_PER_FRAME``,
+one per frame, per number field: an audio curve, :mod:`explorer.audio`) and
+every problem is reported at once.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numbers
 import re
 from typing import Any, Mapping
 
-from explorer.limits import KEYFRAMES, RANGES, range_problem, text_problem
+from explorer.limits import KEYFRAMES, KEYFRAMES_PER_FRAME, RANGES, range_problem, text_problem
 
 # Field -> kind. Text fields blend; number fields interpolate.
 KEYFRAMABLE: Mapping[str, str] = {"prompt": "text", "negative_prompt": "text", "guidance": "number"}
@@ -71,8 +73,9 @@ def normalise(value: Any, frames: int | None = None) -> dict[str, dict[int, Any]
         if not isinstance(keys, Mapping) or not keys:
             problems.append(f"{name}: must be a non-empty object of frame -> value, e.g. {{0: ..., 47: ...}}")
             continue
-        if len(keys) > KEYFRAMES:
-            problems.append(f"{name}: at most {KEYFRAMES} keys (got {len(keys)})")
+        most = KEYFRAMES if KEYFRAMABLE[name] == "text" else KEYFRAMES_PER_FRAME  # a number may have a key per frame (an audio curve)
+        if len(keys) > most:
+            problems.append(f"{name}: at most {most} keys (got {len(keys)})")
             continue
         track: dict[int, Any] = {}
         for frame_key, key in keys.items():
@@ -210,8 +213,14 @@ def nearest(track: Mapping[int, Any], frame: float) -> Any:
 
 
 def describe(keyframes: Mapping[str, Mapping[int, Any]]) -> str:
-    """A short line for people: ``prompt@0,47 guidance@0,47``."""
-    return " ".join(f"{name}@{','.join(str(f) for f in track)}" for name, track in keyframes.items())
+    """A short line for people: ``prompt@0,47 guidance@0,47``; a key on every frame (an audio curve) reads ``guidance@0..47``."""
+    def frames(track: Mapping[int, Any]) -> str:
+        keys = [int(f) for f in track]
+        if len(keys) > 8 and keys == list(range(keys[0], keys[-1] + 1)):
+            return f"{keys[0]}..{keys[-1]}"
+        return ",".join(str(f) for f in keys)
+
+    return " ".join(f"{name}@{frames(track)}" for name, track in keyframes.items())
 
 
 __all__ = ["DEFAULT_EASE", "EASES", "KEYFRAMABLE", "KeyframeProblems", "at", "blend", "describe", "ease", "ease_of",

@@ -153,6 +153,7 @@ class Lab:
                   _sweep: tuple[str, dict] | None) -> Run:
         backend = backends.get(request.backend)
         backend.check(request)
+        audio_file = self._stored_audio(request)  # before the run is logged: a track the store cannot get is refused
         control = control or RunControl()
         bar = _progress_bar(request) if progress else None
         control.on_step = _chain(on_step, bar)
@@ -169,7 +170,7 @@ class Lab:
             outcome["device"] = info.get("device", "cpu")
             frames = check_frames(backend.generate(request, control))
             generated = time.perf_counter()
-            clip = self.log.media.put(frames, request.fps, recipe={"run": run_id, "request": request.to_dict()})
+            clip = self.log.media.put(frames, request.fps, recipe={"run": run_id, "request": request.to_dict()}, audio=audio_file)
             encoded = time.perf_counter()
             timings = {"generate_s": generated - started, "encode_s": encoded - generated}
             self.log.finish_run(run_id, "succeeded", clip=clip, duration_s=encoded - started, timings=timings, **outcome)
@@ -197,6 +198,28 @@ class Lab:
         if status == "failed":
             warnings.warn(f"run {run_id} failed: {error}" + (f" (hint: {hint})" if hint else ""), RuntimeWarning, stacklevel=3)
         return Run(run_id, status, request, error=error, hint=hint, duration_s=duration)
+
+    def _stored_audio(self, request: Request) -> Path | None:
+        """The request's sound in this log's media store (copied in on first use), or None; RequestError naming ``audio``."""
+        if request.audio is None:
+            return None
+        from explorer.audio import AudioProblem, store
+
+        try:
+            return store(self.log.media, request.audio)
+        except AudioProblem as exc:
+            raise RequestError([f"audio: {exc}"]) from None
+
+    def audio_curve(self, path: str | os.PathLike, kind: str = "onset", *, low: float = 0.0, high: float = 1.0) -> Any:
+        """A curve from a sound file for ``keyframes``, one value per frame from ``low`` to ``high`` (README: "Sound").
+
+        ``kind`` is ``onset`` (onset strength), ``beats`` (1 on a beat's frame) or ``loudness`` (RMS in dB);
+        ``keyframes={"guidance": lab.audio_curve("track.wav", "onset", low=3, high=9)}``. The request resolves it
+        against its own fps and frames and stores the numbers. Needs librosa (``pip install clip-explorer[audio]``).
+        """
+        from explorer.audio import curve
+
+        return curve(path, kind, low=low, high=high)
 
     def _with_parent(self, request: Request) -> Request:
         """``request`` with its parent as a full id of a run in this log; a parent the log does not hold is refused."""
@@ -298,6 +321,7 @@ class Lab:
         requests = [request.replace(**cell) for cell in cells]
         for r in requests:
             backends.get(r.backend).check(r)
+            self._stored_audio(r)  # in the store before any cell runs: a worker elsewhere finds it there
         sweep_id = self.log.add_sweep(request, {k: list(v) for k, v in axes.items()}, author=self.author, name=name)
         return sweep_id, cells, requests
 
@@ -313,6 +337,10 @@ class Lab:
         if isinstance(source, (str, Path)) and str(source).lower().endswith(".mp4"):
             recipe = read_recipe(source)
             request = recipe["request"] if isinstance(recipe.get("request"), dict) else {}
+            if isinstance(request.get("audio"), dict):  # its track lies in the store the clip came from
+                from explorer.audio import beside_clip
+
+                beside_clip(source, request["audio"])
             return Request.from_dict({**request, "parent": self._known(request.get("parent"))}), self._known(recipe.get("run"))
         row = self.log.run(str(source))
         return Request.from_dict(row["request"]), row["id"]

@@ -43,6 +43,7 @@ TEXT: Mapping[str, int] = MappingProxyType({
     "parent": 32,            # a run id (or a unique prefix of one)
     "run_id": 32,
     "name": 200,             # a sweep's name
+    "audio": 1000,           # a sound file's path (a request's `audio`, `audio_curve`) or a stored track's name
 })
 # Fields that may hold line breaks and tabs (with the strings inside backend parameters); every other text is one line.
 MULTILINE = frozenset({"prompt", "negative_prompt", "note", "text", "extra"})
@@ -73,7 +74,10 @@ RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
 FRACTIONAL = frozenset({"fps", "guidance", "min_rating"})
 
 TAGS = 50                    # tags on one rating
-KEYFRAMES = 64               # keys per keyframed field of a request (explorer.keyframes)
+KEYFRAMES = 64               # keys per keyframed text field of a request (explorer.keyframes)
+# Keys per keyframed number field: one per frame, what an audio curve (explorer.audio) stores.
+KEYFRAMES_PER_FRAME = int(RANGES["frames"][1])
+AUDIO_BYTES = 512 * 2**20    # a request's sound file (`audio`, `audio_curve`): an hour of CD-quality WAV fits
 JSON_DEPTH = 16              # nesting of backend parameters (`extra`, `--param`) and REST bodies
 EXTRA_BYTES = 64 * 1024      # backend parameters, as JSON
 BODY_BYTES = 256 * 1024      # one REST request body

@@ -128,11 +128,11 @@ def yuv_frame(frame: np.ndarray, reformatter: Any = None) -> av.VideoFrame:
 
 
 def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None, *,
-              crf: int | None = None, preset: str = PRESET) -> None:
+              crf: int | None = None, preset: str = PRESET, audio: str | os.PathLike | None = None) -> None:
     """Encode frames to an MP4 file (H.264, yuv420p BT.709, faststart), with ``recipe`` as JSON in the comment tag.
 
-    ``crf`` defaults to :func:`crf_for` the clip. The bytes are a function of the arguments alone (see the module's
-    docstring).
+    ``crf`` defaults to :func:`crf_for` the clip. ``audio``, a sound file, becomes an AAC track as long as the clip
+    (:mod:`explorer.audio`). The bytes are a function of the arguments alone (see the module's docstring).
     """
     frames = check_frames(frames)
     crf = crf_for(len(frames), fps) if crf is None else crf
@@ -151,6 +151,11 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, recipe: d
         codec.color_trc = _SRGB_TRANSFER
         codec.color_range = _LIMITED_RANGE
         stream.options = x264_options(crf, preset)
+        if audio is not None:  # encoded first, muxed with the video: the muxer interleaves them by time
+            from explorer.audio import add_aac_track
+
+            for packet in add_aac_track(container, audio, len(frames) / float(rate)):
+                container.mux(packet)
         reformatter = av.video.reformatter.VideoReformatter()
         for index, frame in enumerate(frames):
             video_frame = yuv_frame(frame, reformatter)
@@ -287,8 +292,8 @@ class MediaStore:
             raise MediaError(f"not a media hash: {sha256!r} (expected 64 lowercase hex digits)")
         return self.root / sha256[:2] / f"{sha256}{suffix}"
 
-    def put(self, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None) -> StoredClip:
-        """Encode and store a clip with its poster and thumbnail; a clip already stored is not rewritten.
+    def put(self, frames: np.ndarray, fps: float, recipe: dict[str, Any] | None = None, *, audio: str | os.PathLike | None = None) -> StoredClip:
+        """Encode and store a clip with its poster and thumbnail (and ``audio``'s sound); a clip already stored is not rewritten.
 
         All or nothing: when any step fails (a full disk, say), every file this call wrote is removed
         again, temporary ones included, and the error is raised.
@@ -306,7 +311,7 @@ class MediaStore:
         # Poster and thumbnail are made on a second thread while x264 (which releases the GIL) encodes.
         companions = _companion_pool.submit(lambda: (poster_from_frames(frames), thumbnail_from_frames(frames, fps)))
         try:
-            write_mp4(tmp, frames, fps, recipe)
+            write_mp4(tmp, frames, fps, recipe, audio=audio)
             poster_bytes, thumb_bytes = companions.result()
             sha = _sha256_file(tmp)
             path, poster, thumb = self.path(sha), self.path(sha, ".poster.jpg"), self.path(sha, ".thumb.webp")

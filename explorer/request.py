@@ -113,6 +113,8 @@ class Request(BaseModel):
     video: dict[str, Any] | None = None
     mask: dict[str, Any] | None = None
     reference_images: list[dict[str, Any]] | None = None
+    # The clip's sound: a path when given, kept as the stored track {"sha256", "name"} (explorer.audio); None: a silent clip.
+    audio: dict[str, str] | None = None
 
     @field_validator("prompt", "negative_prompt", "backend", "model", "parent")
     @classmethod
@@ -164,6 +166,10 @@ class Request(BaseModel):
         problem = depth_problem(value, most=4) if isinstance(value, (dict, list, tuple)) else None
         if problem:  # before anything walks it: a value nested thousands deep
             raise ValueError(problem)
+        if isinstance(value, dict) and any(getattr(track, "is_audio_curve", False) for track in value.values()):
+            from explorer.audio import resolve_curves  # an audio curve becomes numbers for this clip's fps and frames
+
+            value = resolve_curves(value, info.data.get("frames"), info.data.get("fps"))
         return normalise(value, info.data.get("frames"))
 
     @field_validator("motion", mode="before")
@@ -175,12 +181,22 @@ class Request(BaseModel):
         if problem:  # before anything walks it: a value nested thousands deep
             raise ValueError(problem)
         return normalise(value)
+
     @field_validator("image", "last_image", "video", "mask", "reference_images", mode="before")
     @classmethod
     def _conditioning(cls, value: Any, info: Any) -> Any:
         from explorer.conditioning import check_reference
 
         return check_reference(info.field_name, value, info.data.get("frames"))
+
+    @field_validator("audio", mode="before")
+    @classmethod
+    def _audio(cls, value: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        from explorer.audio import reference
+
+        return reference(value)  # a path is checked (a sound FFmpeg reads) and hashed here, before any work
 
     def __init__(self, **data: Any):
         try:
@@ -198,7 +214,8 @@ class Request(BaseModel):
         return Request(**{**self.model_dump(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # No "audio" key in a silent clip's request: its recipe, and so its MP4, keep the bytes they had before sound.
+        return self.model_dump(mode="json", exclude=None if self.audio else {"audio"})
 
     @property
     def size(self) -> str:

@@ -36,6 +36,10 @@ def copy_log(src: Log, dst: Log, *, on_file: Callable[[int, int], None] | None =
             _copy_file(src.media.root / row[column], dst.media.root / row[column], dst)
         if on_file:
             on_file(done, len(clips))
+    for sha in _sound_tracks(src):  # runs with sound (explorer.audio) keep their track, for forks in the new log
+        source = src.media.path(sha, ".audio")
+        if source.is_file():  # the clip itself carries the sound; a track gone from the source is not worth failing for
+            _copy_file(source, dst.media.path(sha, ".audio"), dst)
 
     def write(conn) -> None:
         for table, data in tables.items():
@@ -56,6 +60,13 @@ def copy_log(src: Log, dst: Log, *, on_file: Callable[[int, int], None] | None =
     if missing:
         raise LogError(f"log copy: {len(missing)} clip file(s) missing in {dst.media.root} after the copy, e.g. {missing[0]}")
     return {**copied, "clips": len(clips)}
+
+
+def _sound_tracks(src: Log) -> list[str]:
+    """The stored sound tracks the source log's runs refer to (``request.audio.sha256``)."""
+    frame = src.query("SELECT DISTINCT json_extract_string(request, '$.audio.sha256') AS sha FROM runs "
+                      "WHERE json_extract(request, '$.audio.sha256') IS NOT NULL")
+    return [sha for sha in frame.sha.tolist() if isinstance(sha, str) and len(sha) == 64]
 
 
 def _copy_file(source: Path, target: Path, dst: Log) -> None:

@@ -118,6 +118,7 @@ def clip_info(lab: Lab, run_id: str) -> dict[str, Any]:
         "guidance": request["guidance"], "backend": request["backend"], "model": request.get("model"), "parent": request.get("parent"),
         "author": row["author"], "created_at": str(row["created_at"]), "error": row.get("error"),
         "conditioning": thumbs(request),  # the pictures and clips it started from (explorer.conditioning)
+        "audio": request.get("audio"),  # {"sha256", "name"} when the clip has sound (explorer.audio), else None
     }
 
 

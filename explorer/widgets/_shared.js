@@ -84,6 +84,8 @@ const ICONS = {
   back: "M2 2 H4 V14 H2 Z M14 2 L5 8 L14 14 Z",
   forward: "M12 2 H14 V14 H12 Z M2 2 L11 8 L2 14 Z",
   loop: "M3 7 A5 5 0 0 1 12 4 L10 6 H15 V1 L13 3 A7 7 0 0 0 1 7 Z M13 9 A5 5 0 0 1 4 12 L6 10 H1 V15 L3 13 A7 7 0 0 0 15 9 Z",
+  sound: "M1 6 H4 L8 2 V14 L4 10 H1 Z M10 5 H11.5 V11 H10 Z M13 3 H14.5 V13 H13 Z",
+  mute: "M1 6 H4 L8 2 V14 L4 10 H1 Z M10 6 L11 5 L12.5 6.5 L14 5 L15 6 L13.5 7.5 L15 9 L14 10 L12.5 8.5 L11 10 L10 9 L11.5 7.5 Z",
 };
 function icon(name) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -119,9 +121,19 @@ function createPlayer(model, clip, options = {}) {
   const speed = h("select", { class: "cx-speed", title: "Playback speed" }, ...[0.25, 0.5, 1, 2].map((s) => h("option", { value: s, selected: s === 1 }, `${s}×`)));
   const scrub = h("input", { class: "cx-scrub", type: "range", min: 0, max: Math.max(0, frames - 1), step: 1, value: 0, title: "Scrub" });
   const counter = h("span", { class: "cx-counter" }, "");
+  // A clip with sound (explorer.audio) plays it: one click on play is the gesture browsers ask for; the button mutes.
+  const sound = clip.audio ? h("button", { class: "cx-sound cx-on", title: `Sound: ${clip.audio.name || "on"} (click to mute)` }, icon("sound")) : null;
+  if (sound) {
+    video.muted = false;
+    sound.onclick = () => {
+      video.muted = !video.muted;
+      sound.classList.toggle("cx-on", !video.muted);
+      sound.replaceChildren(icon(video.muted ? "mute" : "sound"));
+    };
+  }
   const root = h("div", { class: "cx-player", tabindex: 0 }, h("div", { class: "cx-stage" }, video),
     h("div", { class: "cx-controls" }, playButton, back, forward, scrub),
-    h("div", { class: "cx-controls cx-controls-2" }, counter, loop, speed));
+    h("div", { class: "cx-controls cx-controls-2" }, counter, loop, speed, ...(sound ? [sound] : [])));
   const listeners = new Set();
   const frame = () => Math.min(frames - 1, Math.max(0, Math.floor(video.currentTime * fps + 1e-3)));
   const update = () => {

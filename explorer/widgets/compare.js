@@ -31,14 +31,39 @@ export default {
     const shared = h("div", { class: "cx-compare-shared", title: "What every clip here has in common" });
     const main = h("div", { class: "cx-compare-main" });
     const root = h("div", { class: "cx-compare", tabindex: 0 }, shared, main);
-    const transport = createSyncTransport(root, { frame: current, fps, extra: [viewSwitch, blindLabel],
+    // Sound: muted by default; "sound: A" plays clip A's track on the shared clock (the videos themselves are only
+    // ever seeked, so one hidden <audio> plays, nudged back in step when it drifts more than a few frames).
+    const voiced = tiles.map((t, i) => [t, letters[i]]).filter(([t]) => t.clip.audio);
+    const soundPick = voiced.length ? h("select", { class: "cx-compare-sound", title: "Whose sound plays (muted by default)" },
+      h("option", { value: "" }, "muted"), ...voiced.map(([t, letter]) => h("option", { value: t.clip.sha256 }, `sound: ${letter}`))) : null;
+    const track = h("audio", { class: "cx-compare-audio", preload: "auto" });
+    const transport = createSyncTransport(root, { frame: current, fps, extra: [viewSwitch, blindLabel, soundPick],
       videos: tiles.map(({ video, clip }) => ({ video, clip })) });
     transport.bar.classList.add("cx-compare-bar");
-    root.append(transport.bar);
+    root.append(transport.bar, track);
     el.append(root);
     const show = (f) => transport.show(f);
+    const speedOf = () => Number(transport.bar.querySelector(".cx-speed")?.value || 1);
+    const follow = (f, playing) => {
+      if (!soundPick || !soundPick.value) { if (!track.paused) track.pause(); return; }
+      const t = f / fps;
+      if (!playing) { track.pause(); track.currentTime = t; return; }
+      track.playbackRate = speedOf();
+      if (Math.abs(track.currentTime - t) > 3 / fps) track.currentTime = t;
+      if (track.paused) track.play().catch(() => {});
+    };
+    if (soundPick) {
+      soundPick.onchange = () => {
+        track.pause();
+        if (soundPick.value) setMedia(model, track, soundPick.value, "mp4");
+        root.dataset.sound = soundPick.value ? voiced.find(([t]) => t.clip.sha256 === soundPick.value)[1] : "";
+        follow(current, transport.isPlaying());
+      };
+      root.dataset.sound = "";
+    }
     transport.onFrame((f, playing) => {
       current = f;
+      follow(f, playing);
       // Python hears of the frame only when it is still: no stream of messages while playing
       if (!playing && model.get("frame") !== f) { model.set("frame", f); model.save_changes(); }
       if (model.get("view") === "difference") scheduleDiff();
@@ -158,6 +183,8 @@ export default {
       model.off("change:blind", applyBlind);
       model.off("change:shared", drawShared);
       model.off("change:frame", fromPython);
+      track.pause();
+      track.removeAttribute("src");
       transport.destroy();
     };
   },
