@@ -72,7 +72,7 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
-                  parent=parent, sweep=sweep, limit=limit, offset=offset)
+                  parent=parent, sweep=sweep, limit=limit, offset=offset, live=live)
     index = _fresh_index(log)  # also: a run whose process died is listed as interrupted, not running
     run_filters = dict(author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids,
                        live=_live_filter(live, index))
