@@ -1,10 +1,12 @@
 """Live mode: regenerate as the form changes — debounced, the stale take cancelled, the latest request wins.
 
 The Generate panel's "live" switch (:class:`explorer.widgets.generate_panel.GeneratePanel`) hands every edit
-of the form to a :class:`LiveRunner`. The runner waits until the edits pause for ``delay_s`` (a slider drag
-sends dozens a second), then runs the latest request on its one worker thread; an edit that arrives while a
-take is being made cancels that take at its next step (``RunControl.cancel``), since the form no longer
-describes it, and the newest request runs next. Requests replaced before they started are never run.
+of the form to a :class:`LiveRunner`. An edit after a quiet spell (nothing running or waiting, no edit for
+``delay_s``) starts at once: a click on a slider answers without waiting. Edits that follow within ``delay_s``
+of each other (a slider drag sends dozens a second) wait until they pause, then the latest runs, on the
+runner's one worker thread. An edit that arrives while a take is being made cancels that take at its next step
+(``RunControl.cancel``), since the form no longer describes it, and the newest request runs next. Requests
+replaced before they started are never run.
 
 The worker thread is what keeps the panel answering: the kernel's main thread only receives the browser's
 messages and hands them over (:meth:`LiveRunner.submit` returns at once), so edits still arrive while a take runs.
@@ -42,12 +44,15 @@ class LiveRunner:
     >>> from explorer.backends.base import RunControl
     >>> done = []
     >>> runner = LiveRunner(lambda payload, control: done.append(payload), delay_s=0.05)
-    >>> for value in (1, 2, 3):  # three edits within the delay: one run, of the last
+    >>> runner.submit(1)  # after a quiet spell: at once
+    >>> runner.wait(5)
+    True
+    >>> for value in (2, 3, 4):  # a burst within the delay: once it pauses, one run, of the last
     ...     runner.submit(value)
     >>> runner.wait(5)
     True
     >>> done
-    [3]
+    [1, 4]
     """
 
     def __init__(self, run: Callable[[Any, RunControl], Any], *, delay_s: float = DELAY_S):
@@ -58,6 +63,7 @@ class LiveRunner:
         self._cond = threading.Condition()
         self._pending: tuple[Any] | None = None  # the latest payload not started yet (a 1-tuple: None is a payload too)
         self._due = 0.0  # when it may start (monotonic seconds)
+        self._last_submit = float("-inf")
         self._control: RunControl | None = None  # the take being made
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -74,8 +80,11 @@ class LiveRunner:
                 raise RuntimeError("this live runner is closed")
             if self._pending is not None:
                 self.skipped += 1
+            now = time.monotonic()
+            quiet = self._pending is None and self._control is None and now - self._last_submit >= self.delay_s
             self._pending = (payload,)
-            self._due = time.monotonic() + self.delay_s
+            self._due = now if quiet else now + self.delay_s  # leading edge after quiet, trailing during a burst
+            self._last_submit = now
             if self._control is not None and not self._control.cancelled:
                 self._control.cancel()  # the form no longer describes it: stop at its next step
                 self.superseded += 1

@@ -25,14 +25,21 @@ FAST = dict(frames=4, width=32, height=32, steps=1, progress=False)
 # -- the runner: debounce, cancel, latest wins --------------------------------------------------------
 
 
-def test_edits_within_the_delay_make_one_run_of_the_last():
+def test_an_edit_after_quiet_starts_at_once_and_a_burst_makes_one_run_of_the_last():
     ran = []
-    runner = LiveRunner(lambda payload, control: ran.append(payload), delay_s=0.2)
-    for value in range(5):
+    runner = LiveRunner(lambda payload, control: ran.append((payload, time.monotonic())), delay_s=0.3)
+    asked = time.monotonic()
+    runner.submit("click")
+    assert runner.wait(5)
+    assert ran[0][0] == "click" and ran[0][1] - asked < 0.25  # not held back by the delay
+    time.sleep(0.35)
+    first = time.monotonic()
+    for value in range(5):  # each edit within the delay of the one before
         runner.submit(value)
         time.sleep(0.01)
     assert runner.wait(5)
-    assert ran == [4] and runner.started == 1 and runner.skipped == 4
+    assert [p for p, _ in ran] == ["click", 0, 4] and runner.skipped == 3
+    assert ran[-1][1] - first >= 0.3  # the burst's last edit waited for the pause
 
 
 def test_an_edit_during_a_run_cancels_it_and_the_latest_runs_next():
@@ -67,15 +74,17 @@ def test_cancel_drops_what_waits_and_a_failed_take_does_not_stop_the_runner():
         if payload == "boom":
             raise RuntimeError("a backend fault")
 
-    runner = LiveRunner(run, delay_s=0.3)
-    runner.submit("never")
+    runner = LiveRunner(run, delay_s=2.0)
+    runner.submit("first")  # after quiet: at once
+    assert runner.wait(1.5)
+    runner.submit("never")  # within the delay of the last edit: waits for a pause
     assert runner.cancel() is True and runner.wait(2)
     runner.delay_s = 0.0
     runner.submit("boom")
     assert runner.wait(5)
     runner.submit("after")
     assert runner.wait(5)
-    assert ran == ["boom", "after"]
+    assert ran == ["first", "boom", "after"]
     runner.close()
     with pytest.raises(RuntimeError, match="closed"):
         runner.submit("late")

@@ -29,6 +29,7 @@ from explorer.request import LIMITS, Request, RequestError
 from explorer.widgets._base import ExplorerWidget
 
 COMMON_FIELDS = ("seed", "frames", "fps", "width", "height", "steps", "guidance")
+LIVE_LINGER_S = 30.0  # how long a file log stays open between live takes
 
 
 class GeneratePanel(ExplorerWidget):
@@ -73,6 +74,7 @@ class GeneratePanel(ExplorerWidget):
         self._refresh_params()
         self.observe(lambda _change: self._refresh_params(), names=["backend", "model"])
         self._live: LiveRunner | None = None
+        self._linger: float | None = None  # the log connection's own linger, while live mode raises it
         self.observe(self._on_live_switch, names=["live"])
         self.observe(self._on_form_edit, names=["prompt", "negative_prompt", "fields", "extra", "backend", "model"])
 
@@ -201,13 +203,21 @@ class GeneratePanel(ExplorerWidget):
         return full
 
     def _on_live_switch(self, change: dict) -> None:
+        connection = self._lab.log.connection
         if change["new"]:
             if self._live is None:
                 self._live = LiveRunner(self._live_take, delay_s=self.live_delay)
+            # A file log's connection is given back after `linger` idle seconds and reopened (~20 ms each way) on the
+            # next take: while live, keep it between takes. Another process asking for the file still gets it at once.
+            if hasattr(connection, "linger") and self._linger is None:
+                self._linger, connection.linger = connection.linger, max(connection.linger, LIVE_LINGER_S)
             self._live.delay_s = self.live_delay
             self._submit_live()  # the form as it is now: a first take at once
-        elif self._live is not None:
-            self._live.cancel()
+        else:
+            if self._live is not None:
+                self._live.cancel()
+            if self._linger is not None:
+                connection.linger, self._linger = self._linger, None
 
     def _on_form_edit(self, _change: dict) -> None:
         if self.live:
