@@ -13,6 +13,8 @@ Two ways of changing:
 - mid-take: the next change as soon as the previous one's first preview shows, so each change cancels a take
   being made (the stale-take path: cancel, log it as cancelled, start the latest).
 
+First, the kernel's share alone (no browser), to tell the kernel's time from the comm's and the page's.
+
     python bench/live_latency.py [--changes 40] [--delay 0.05]
 """
 
@@ -22,12 +24,50 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from common import load, machine, pct  # noqa: E402
+
+
+def in_kernel(changes: int, delay: float) -> list[float]:
+    """The kernel's share, no browser: from the form's trait changing (what the comm does on an edit) to the first
+    preview of that take handed to the comm, in ms (each change after the previous take is done)."""
+    import threading
+
+    import explorer
+
+    with tempfile.TemporaryDirectory() as folder:
+        lab = explorer.open(Path(folder) / "bench.duckdb")
+        panel = lab.ui.generate("neon city rain", width=256, height=256)
+        panel.live_delay = delay
+        arrived: dict[int, float] = {}
+        got = threading.Event()
+
+        def send(content, buffers=None):
+            if content.get("type") == "preview" and content.get("seq") not in arrived:
+                arrived[content["seq"]] = time.perf_counter()
+                got.set()
+
+        panel.send = send
+        panel.live = True
+        panel.wait(30)
+        values = []
+        for i in range(1, changes + 1):
+            got.clear()
+            asked = time.perf_counter()
+            with panel.hold_trait_notifications():  # as ipywidgets applies a browser update: both traits, then observers
+                panel.live_seq = i
+                panel.fields = {**panel.fields, "guidance": 2.0 + (i * 7) % 17 * 0.5}
+            got.wait(10)
+            values.append((arrived[i] - asked) * 1000)
+            panel.wait(30)
+        panel.live = False
+        lab.log.close()
+    return values
 
 
 def measure(changes: int, delay: float) -> dict[str, list[float]]:
@@ -85,6 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"machine: {machine()}; load {load()}")
+    kernel = in_kernel(args.changes, args.delay)
+    print(f"in the kernel only (trait change -> first preview handed to the comm), {len(kernel)} changes: "
+          f"p50 {pct(kernel, 50):.0f} ms, p90 {pct(kernel, 90):.0f} ms, min {min(kernel):.0f} ms")
     results = measure(args.changes, args.delay)
     for mode in ("idle", "mid-take"):
         values = results[mode]

@@ -274,3 +274,20 @@ async def test_the_api_lists_and_queues_no_unkept_live_take(home, jp_root_dir, j
     page = await get("runs", limit=10)
     assert page["total"] == 2 and {r["id"] for r in page["items"]} == {shown, hidden}
     assert (await get("queue", "next"))["remaining"] == 2
+
+
+def test_the_cli_lists_live_takes_only_with_live(file_lab):
+    import subprocess
+    import sys
+
+    take = file_lab.generate("a paper crane", live=True, **FAST)
+    normal = file_lab.generate("a paper crane", **FAST)
+    file_lab.log.close()  # the CLI is another process: let it have the file
+
+    def listed(*flags):
+        out = subprocess.run([sys.executable, "-m", "explorer.cli", "runs", "--db", str(file_lab.log.path), "--json", *flags],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        return [(r["id"], r["live"]) for r in json.loads(out)]
+
+    assert listed() == [(normal.id, False)]
+    assert listed("--live") == [(normal.id, False), (take.id, True)]

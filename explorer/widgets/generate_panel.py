@@ -236,6 +236,10 @@ class GeneratePanel(ExplorerWidget):
     def _live_take(self, payload: tuple[Request, int], control: RunControl) -> None:
         """One live take, on the live runner's worker thread."""
         request, seq = payload
+        if self._thread is not None:
+            self._thread.join()  # a Generate or Variations batch under way finishes first: one run at a time per panel
+        if control.cancelled:
+            return
         self._last_preview = 0.0  # the new take's first preview goes out at once: that is the latency a person feels
         self.running = True
         try:
