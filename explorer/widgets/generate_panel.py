@@ -243,8 +243,7 @@ class GeneratePanel(ExplorerWidget):
         self._last_preview = 0.0  # the new take's first preview goes out at once: that is the latency a person feels
         self.running = True
         try:
-            self.progress = {"step": 0, "total": request.steps, "elapsed": 0.0, "eta": None, "run": 1, "runs": 1}
-            self._say("live take…")
+            # no "live take…" line and no step-0 progress: each is a message the browser handles before the first preview
             run = self._lab.generate(request, progress=False, control=control, live=True,
                                      on_step=lambda step: self._on_step(step, 0, 1, seq=seq))
             self.progress = {**self.progress, "eta": None, "state": run.status}
@@ -304,18 +303,19 @@ class GeneratePanel(ExplorerWidget):
 
     def _on_step(self, step: Step, index: int, count: int, seq: int | None = None) -> None:
         eta = step.eta if step.index else None
-        self.progress = {"step": step.index, "total": step.total, "elapsed": round(step.elapsed, 3),
-                         "eta": None if eta is None or eta != eta else round(eta, 2), "run": index + 1, "runs": count}
+        progress = {"step": step.index, "total": step.total, "elapsed": round(step.elapsed, 3),
+                    "eta": None if eta is None or eta != eta else round(eta, 2), "run": index + 1, "runs": count}
         now = time.perf_counter()
         final = step.index >= step.total
-        if step.preview is None or (not final and now - self._last_preview < 1.0 / max(self.preview_rate, 0.01)):
-            return
-        self._last_preview = now
-        # time.time(), not perf_counter: the browser compares it with its own wall clock for the latency figure
-        message = {"type": "preview", "step": step.index, "total": step.total, "t": time.time()}
-        if seq is not None:  # a live take's: the browser times the edit it answers (bench/live_latency.py)
-            message["seq"] = seq
-        self.send(message, buffers=[jpeg_from_frame(step.preview, 80)])
+        if step.preview is not None and (final or now - self._last_preview >= 1.0 / max(self.preview_rate, 0.01)):
+            self._last_preview = now
+            # time.time(), not perf_counter: the browser compares it with its own wall clock for the latency figure
+            message = {"type": "preview", "step": step.index, "total": step.total, "t": time.time()}
+            if seq is not None:  # a live take's: the browser times the edit it answers (bench/live_latency.py)
+                message["seq"] = seq
+            self.send(message, buffers=[jpeg_from_frame(step.preview, 80)])
+        # the preview first, then the progress line: the picture is what a person waits for (live mode's latency)
+        self.progress = progress
 
     def _refresh_params(self) -> None:
         try:
