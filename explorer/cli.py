@@ -577,6 +577,7 @@ def runs(
     min_rating: Optional[float] = MinRatingOption,
     sort: str = typer.Option("newest", help="newest, oldest or rating."),
     limit: int = typer.Option(50, help=f"At most this many rows ({_range('limit')})."),
+    live: bool = typer.Option(False, "--live", help="Also list live mode takes that were not kept (hidden otherwise)."),
     db: Optional[str] = DbOption,
     storage: Optional[Path] = StorageOption,
     as_json: bool = JsonOption,
@@ -587,7 +588,7 @@ def runs(
         from explorer.log import queries
 
         rows = queries.runs(lab.log, text=text, tag=tag, author=author, backend=backend, status=status, min_rating=min_rating,
-                            sort=sort, limit=limit, as_records=True)
+                            sort=sort, limit=limit, as_records=True, live=live)
     if as_json:
         _print_json(json.dumps([_json_row(row, leave_out=("negative_prompt",)) for row in rows]))
         return

@@ -128,7 +128,7 @@ class Lab:
     # -- making clips --------------------------------------------------------
 
     def generate(self, prompt: str | Request | None = None, *, progress: bool = True, on_step: Callable[[Step], None] | None = None,
-                 control: RunControl | None = None, _sweep: tuple[str, dict] | None = None, **fields: Any) -> Run:
+                 control: RunControl | None = None, _sweep: tuple[str, dict] | None = None, live: bool = False, **fields: Any) -> Run:
         """Make one clip and log the run, whatever its outcome.
 
         ``prompt`` is text or a whole :class:`Request`; other request fields go as
@@ -137,6 +137,9 @@ class Lab:
         cancelled is logged and returned with ``status`` saying so (check
         ``run.ok`` or call ``run.raise_for_status()``). A kernel interrupt is
         logged as cancelled, then re-raised so loops stop.
+
+        ``live=True`` marks the run as a live mode take (:mod:`explorer.live`): logged like any run, but left out of
+        ``lab.runs()``, the gallery and review until :meth:`keep`.
         """
         from explorer import conditioning
 
@@ -159,7 +162,7 @@ class Lab:
         control.on_step = _chain(on_step, bar)
         sweep_id, sweep_cell = _sweep or (None, None)
 
-        run_id = self.log.start_run(request, author=self.author, sweep_id=sweep_id, sweep_cell=sweep_cell)
+        run_id = self.log.start_run(request, author=self.author, sweep_id=sweep_id, sweep_cell=sweep_cell, live=live)
         started = time.perf_counter()
         control.started = started
         outcome: dict[str, Any] = {"versions": _versions(), "device": "cpu"}
@@ -380,8 +383,16 @@ class Lab:
         """Runs as a DataFrame; filters: text, tag, author, backend, model, status, min_rating, parent, sweep, sort, limit.
 
         ``metrics=True`` adds a ``metric_<name>`` column per clip metric (:mod:`explorer.metrics`, latest version).
+        ``live=True`` also lists live mode takes that were not kept (the ``live`` column marks every live take).
         """
         return queries.runs(self.log, **filters)
+
+    def keep(self, run: str | Run) -> bool:
+        """Keep a live mode take: listed, in the gallery and in review like any run from now on.
+
+        True if it was a live take not kept yet; False for a run already listed (an ordinary run, or kept before).
+        """
+        return self.log.keep(_id(run))
 
     def metrics(self) -> pd.DataFrame:
         """Every measured run's clip metrics, one ``metric_<name>`` column each, indexed by run id."""

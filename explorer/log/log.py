@@ -315,18 +315,22 @@ class Log:
 
     # -- runs --------------------------------------------------------------
 
-    def start_run(self, request: Request, *, author: str, run_id: str | None = None, sweep_id: str | None = None, sweep_cell: dict | None = None) -> str:
+    def start_run(self, request: Request, *, author: str, run_id: str | None = None, sweep_id: str | None = None, sweep_cell: dict | None = None,
+                  live: bool = False) -> str:
+        """Log a run as running; ``live``: a live mode take, hidden from listings and review until :meth:`keep`."""
         check(author=author)
+        if not isinstance(live, bool):
+            raise RequestError([f"live: must be True or False (got {shown(live)})"])
         run_id = run_id or new_id()
         r = request
         now = utcnow()
         self.connection.transaction(lambda conn: conn.execute(
                 """INSERT INTO runs (id, created_at, author, status, backend, model, prompt, negative_prompt, seed, frames, fps,
-                                     width, height, steps, guidance, parent_id, request, sweep_id, sweep_cell, host, pid, heartbeat_at)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                     width, height, steps, guidance, parent_id, request, sweep_id, sweep_cell, host, pid, heartbeat_at, live)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [run_id, now, author, r.backend, r.model, r.prompt, r.negative_prompt, r.seed, r.frames, r.fps,
                  r.width, r.height, r.steps, r.guidance, r.parent, json.dumps(r.to_dict()), sweep_id,
-                 json.dumps(sweep_cell) if sweep_cell is not None else None, this_host(), os.getpid(), now],
+                 json.dumps(sweep_cell) if sweep_cell is not None else None, this_host(), os.getpid(), now, live],
             ))
         self._known_runs.add(run_id)
         return run_id
@@ -354,6 +358,22 @@ class Log:
             )
 
         self.connection.transaction(write)
+
+    def keep(self, run_id: str) -> bool:
+        """Keep a live take: from now on it is listed and reviewed like any run. False if it was not a live take or was kept already.
+
+        The one UPDATE of a finished run: the runs index finds it by ``kept_at`` (explorer/log/runs_index.py).
+        """
+        with self.connection.session() as conn:
+            run_id = self._resolve(conn, run_id)
+        def write(conn: duckdb.DuckDBPyConnection) -> bool:
+            # RETURNING is not on DuckLake: look, then write, in one transaction
+            hidden = conn.execute("SELECT count(*) FROM runs WHERE id = ? AND live AND kept_at IS NULL", [run_id]).fetchone()[0]
+            if hidden:
+                conn.execute("UPDATE runs SET kept_at = ? WHERE id = ? AND live AND kept_at IS NULL", [utcnow(), run_id])
+            return bool(hidden)
+
+        return self.connection.transaction(write)
 
     def add_sweep(self, base: Request, axes: dict[str, list], *, author: str, name: str | None = None) -> str:
         check(author=author, name=name)

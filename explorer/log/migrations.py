@@ -155,6 +155,17 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    "0007_live_takes",
+    # Live mode's takes (explorer.live): ``live`` marks a run made while the Generate panel's live switch was on; such a
+    # run is hidden from listings and review until kept (``kept_at``, set once by ``lab.keep``). Hidden means
+    # ``live AND kept_at IS NULL`` (queries.VISIBLE); NULL ``live`` (every older run) is an ordinary run.
+    """
+    ALTER TABLE runs ADD COLUMN live BOOLEAN;
+    ALTER TABLE runs ADD COLUMN kept_at TIMESTAMP;
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -28,8 +28,11 @@ LATEST_RATINGS = """
 
 RUN_COLUMNS = """
     r.id, r.created_at, r.author, r.status, r.backend, r.model, r.prompt, r.negative_prompt, r.seed, r.frames, r.fps,
-    r.width, r.height, r.steps, r.guidance, r.parent_id, r.sweep_id, r.duration_s, r.error, r.hint, r.media_sha256
+    r.width, r.height, r.steps, r.guidance, r.parent_id, r.sweep_id, r.duration_s, r.error, r.hint, r.media_sha256, r.live, r.kept_at
 """
+
+# A run every listing and review shows: not a live mode take, unless kept (migration 0007, explorer.live).
+VISIBLE = "(r.live IS NOT TRUE OR r.kept_at IS NOT NULL)"
 
 SORTS = {
     "newest": "r.created_at DESC, r.id",
@@ -41,8 +44,11 @@ SORTS = {
 def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: str | None = None, backend: str | None = None,
          model: str | None = None, status: str | None = None, min_rating: float | None = None, parent: str | None = None,
          sweep: str | None = None, ids: list[str] | None = None, sort: str = "newest", limit: int | None = None, offset: int = 0,
-         me: str | None = None, as_records: bool = False, metrics: bool = False) -> pd.DataFrame | list[dict]:
+         me: str | None = None, as_records: bool = False, metrics: bool = False, live: bool = False) -> pd.DataFrame | list[dict]:
     """Runs with their mean latest rating, rating count and tags (and ``me``'s latest stars), filtered and sorted.
+
+    Live mode's takes that were not kept (:mod:`explorer.live`) are left out unless ``live=True``; the ``live`` and
+    ``kept_at`` columns say which runs are live takes and when one was kept.
 
     ``metrics=True`` adds one ``metric_<name>`` column per clip metric, the latest version of each, read for the
     page's runs only (:mod:`explorer.metrics`; off by default: one more query).
@@ -66,9 +72,10 @@ def runs(log: Log, *, text: str | None = None, tag: str | None = None, author: s
     if sort not in SORTS:
         raise LogError(f"sort: must be one of {', '.join(SORTS)} (got {shown(sort)})")
     check_filters(text=text, tag=tag, author=author, backend=backend, model=model, status=status, min_rating=min_rating,
-                  parent=parent, sweep=sweep, limit=limit, offset=offset)
+                  parent=parent, sweep=sweep, limit=limit, offset=offset, live=live)
     index = _fresh_index(log)  # also: a run whose process died is listed as interrupted, not running
-    run_filters = dict(author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids)
+    run_filters = dict(author=author, backend=backend, model=model, status=status, parent=parent, sweep=sweep, ids=ids,
+                       live=_live_filter(live, index))
     summary = _fresh_summary(log, index)
     by_rating = tag is not None or min_rating is not None or sort == "rating"
     found = _found(log, text, index)
@@ -142,9 +149,11 @@ def count_runs(log: Log, **filters: Any) -> int:
     """How many runs match (the same filters as :func:`runs`)."""
     tag, min_rating, text = filters.pop("tag", None), filters.pop("min_rating", None), filters.pop("text", None)
     filters.pop("sort", None), filters.pop("limit", None), filters.pop("offset", None), filters.pop("me", None), filters.pop("metrics", None)
-    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, text=text, tag=tag, min_rating=min_rating)
-    only = not any(v is not None for v in filters.values())
+    live = filters.pop("live", False)
+    check_filters(**{k: v for k, v in filters.items() if k != "ids"}, text=text, tag=tag, min_rating=min_rating, live=live)
     index = _fresh_index(log)
+    filters["live"] = _live_filter(live, index)
+    only = not any(v is not None for v in filters.values())
     found = _found(log, text, index)
     if tag is None and min_rating is None:
         if only and found is not None:
@@ -167,6 +176,13 @@ def count_runs(log: Log, **filters: Any) -> int:
             return int(conn.execute(f"SELECT count(*) FROM runs r JOIN run_summary s ON s.run_id = r.id {_where(where)}", params).fetchone()[0])
         finally:
             conn.unregister("run_summary")
+
+
+def _live_filter(live: bool, index: RunsIndex | None) -> bool | None:
+    """The runs filter for unkept live takes: False (leave them out), or None (no filter: asked for, or the log has none)."""
+    if live:
+        return None
+    return False if index is None or index.hidden() else None  # none hidden: the fast paths that filter nothing stay open
 
 
 def _found(log: Log, text: str | None, index: RunsIndex | None = None) -> list[str] | None:
@@ -249,8 +265,10 @@ def _marks(values: list) -> str:
 
 
 def check_filters(*, text=None, tag=None, author=None, backend=None, model=None, status=None, min_rating=None, parent=None,
-                  sweep=None, limit=None, offset=None) -> None:
+                  sweep=None, limit=None, offset=None, live=False) -> None:
     """Raise :class:`RequestError` naming a filter outside :mod:`explorer.limits` (a filter is no longer than what it matches)."""
+    if not isinstance(live, bool):
+        raise RequestError([f"live: must be True or False (got {shown(live)})"])
     for name, value, like in (("text", text, "prompt"), ("sweep", sweep, "run_id")):
         if value is not None:
             check_text(name, value, like=like)
@@ -259,8 +277,9 @@ def check_filters(*, text=None, tag=None, author=None, backend=None, model=None,
         raise RequestError([f"status: must be one of {', '.join(RUN_STATUSES)} (got {shown(status)})"])
 
 
-def _run_filters(*, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None, ids=None) -> tuple[list[str], list]:
-    where, params = [], []
+def _run_filters(*, text=None, author=None, backend=None, model=None, status=None, parent=None, sweep=None, ids=None,
+                 live=None) -> tuple[list[str], list]:
+    where, params = ([VISIBLE] if live is False else []), []
     for clause, value in (
         ("r.prompt ILIKE '%' || ? || '%'", text),
         ("r.author = ?", author),

@@ -44,7 +44,9 @@ runs"``): ``Log.finish_run`` (status, error, hint, duration, media),
 ``Heartbeat`` (heartbeat of a running run). All of them touch a run that is
 ``running``, or ``interrupted`` (a late finish of a run reaped while merely
 slow), which is why those are the runs re-read on a file log; a team log gets
-every update from the lake itself. So the mirror shows a status change at the
+every update from the lake itself. One more, ``Log.keep`` (a live take kept,
+:mod:`explorer.live`), updates a finished run: on a file log the kept runs are
+found by ``kept_at >=`` the latest seen, a column that is mostly NULL. So the mirror shows a status change at the
 first request after its commit: never staler than the log, and fresher than
 :data:`~explorer.log.recovery.REAP_EVERY_S` requires. Runs logged by this
 process show at once for the same reason (their commit changes the token).
@@ -81,7 +83,7 @@ MAX_PAGE_END = 20_000  # offset + limit beyond this: the log answers (a deep pag
 MUTABLE = ("running", "interrupted")  # the statuses an UPDATE runs may still change (see the module docstring)
 FILTERS = ("author", "backend", "model", "status", "parent_id", "sweep_id")
 SHOWN = ("id", "created_at", "author", "status", "backend", "model", "prompt", "negative_prompt", "seed", "frames", "fps",
-         "width", "height", "steps", "guidance", "parent_id", "sweep_id", "duration_s", "error", "hint", "media_sha256")
+         "width", "height", "steps", "guidance", "parent_id", "sweep_id", "duration_s", "error", "hint", "media_sha256", "live", "kept_at")
 KEPT = SHOWN + ("host", "pid", "heartbeat_at")  # the last three for crash recovery (suspects), never shown
 _COLUMNS = ", ".join(KEPT)
 
@@ -99,6 +101,9 @@ class RunsIndex:
         self._created: np.ndarray = np.zeros(0, dtype="int64")
         self._oldest: np.ndarray = np.zeros(0, dtype="int64")  # base positions, oldest first (created_at ASC, id)
         self._codes: dict[str, np.ndarray] = {}
+        self._hidden: np.ndarray = np.zeros(0, dtype=bool)  # base positions of live takes not kept (explorer.live)
+        self._hidden_tail: set[str] = set()  # tail runs that are
+        self._kept_mark: Any = None  # the latest kept_at seen (file log: a keep updates a finished run)
         self._vocab: dict[str, dict[Any, int]] = {}
         self._tail: dict[str, dict] = {}  # runs added since the base was read
         self._over: dict[str, dict] = {}  # base runs updated since (their whole row)
@@ -162,6 +167,10 @@ class RunsIndex:
             encoded = pc.dictionary_encode(base.column(name)).combine_chunks()
             self._codes[name] = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int32")
             self._vocab[name] = {value: i for i, value in enumerate(encoded.dictionary.to_pylist())}
+        live = base.column("live").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        self._hidden = live & base.column("kept_at").is_null().to_numpy(zero_copy_only=False).astype(bool)
+        self._hidden_tail = set()
+        self._kept_mark = pc.max(base.column("kept_at")).as_py() if base.num_rows else None
         self._base = base
         self._tail, self._over = {}, {}
         self._mutable = {self._ids[i] for i in np.flatnonzero(np.isin(self._codes["status"], [self._vocab["status"].get(s, -2) for s in MUTABLE]))}
@@ -197,6 +206,11 @@ class RunsIndex:
                     where = f"id IN ({', '.join('?' * len(mutable))})" if len(mutable) <= 1_000 else "id IN (SELECT unnest(?))"
                     changed += conn.execute(f"SELECT rowid AS rid, {_COLUMNS} FROM runs WHERE {where}",
                                             mutable if len(mutable) <= 1_000 else [mutable]).to_arrow_table().to_pylist()
+                # A keep (Log.keep) updates a finished run: found by its kept_at (mostly NULL: row groups skipped by their statistics)
+                if self._kept_mark is None:
+                    changed += conn.execute(f"SELECT rowid AS rid, {_COLUMNS} FROM runs WHERE kept_at IS NOT NULL").to_arrow_table().to_pylist()
+                else:
+                    changed += conn.execute(f"SELECT rowid AS rid, {_COLUMNS} FROM runs WHERE kept_at >= ?", [self._kept_mark]).to_arrow_table().to_pylist()
         for row in changed:
             row.pop("change_type", None)
             self._mark = max(self._mark, row.pop("rid"))
@@ -205,14 +219,19 @@ class RunsIndex:
 
     def _take(self, row: dict) -> None:
         run_id = row["id"]
+        hidden = bool(row["live"]) and row["kept_at"] is None
+        if row["kept_at"] is not None and (self._kept_mark is None or row["kept_at"] > self._kept_mark):
+            self._kept_mark = row["kept_at"]
         if run_id in self._pos:
             self._over[run_id] = row
             self._set_code("status", self._pos[run_id], row["status"])
+            self._hidden[self._pos[run_id]] = hidden
         else:
             if run_id not in self._tail:
                 self._run_count += 1
                 self.inserts += 1
             self._tail[run_id] = row
+            (self._hidden_tail.add if hidden else self._hidden_tail.discard)(run_id)
         if row["status"] in MUTABLE:
             self._mutable.add(run_id)
         else:
@@ -245,10 +264,16 @@ class RunsIndex:
         with self._lock:
             return self._run_count
 
+    def hidden(self) -> int:
+        """How many live takes are not kept (listings leave them out)."""
+        with self._lock:
+            return int(self._hidden.sum()) + len(self._hidden_tail)
+
     def select(self, filters: dict, *, found: list[str] | None, sort: str, offset: int, limit: int | None) -> tuple[list[str], int]:
         """Ids of one page of runs matching ``filters`` (and among ``found``, when given) in ``sort`` order; and how many match.
 
-        ``filters``: author, backend, model, status, parent, sweep (equality, as queries' SQL) and ids (a list).
+        ``filters``: author, backend, model, status, parent, sweep (equality, as queries' SQL), ids (a list) and live
+        (False: leave out live takes not kept; None: no such filter).
         ``sort``: newest or oldest. ``limit=0`` asks for the total only.
         """
         with self._lock:
@@ -329,6 +354,8 @@ class RunsIndex:
                 continue
             this = self._codes[column] == self._vocab[column].get(value, -2)
             mask = this if mask is None else mask & this
+        if filters.get("live") is False:
+            mask = ~self._hidden if mask is None else mask & ~self._hidden
         return mask
 
 
@@ -336,6 +363,8 @@ _FILTER_COLUMNS = {"author": "author", "backend": "backend", "model": "model", "
 
 
 def _matches(row: dict, filters: dict) -> bool:
+    if filters.get("live") is False and row["live"] and row["kept_at"] is None:
+        return False
     return all(row[column] == filters[name] for name, column in _FILTER_COLUMNS.items() if filters.get(name) is not None)
 
 

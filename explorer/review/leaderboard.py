@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from explorer.log.queries import LATEST_RATINGS
+from explorer.log.queries import LATEST_RATINGS, VISIBLE
 from explorer.request import Request
 from explorer.review.agreement import star_agreement, vote_agreement
 from explorer.review.bradley_terry import bradley_terry
@@ -81,7 +81,7 @@ def leaderboard(lab: Lab, by: str = "auto", *, bootstrap: int = 200) -> pd.DataF
     if by == "auto":
         by = AutoGrouping(lab.log).choose()
     keys = _keys(lab, by)  # run_id -> [key, ...]
-    runs = lab.sql("SELECT id FROM runs WHERE status = 'succeeded'")
+    runs = lab.sql(f"SELECT id FROM runs r WHERE status = 'succeeded' AND {VISIBLE}")  # live takes not kept: not on the board
     run_counts: dict[Any, int] = {}
     for run_id in runs["id"]:
         for key in keys.get(run_id, ()):

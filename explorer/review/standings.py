@@ -73,9 +73,11 @@ class Standings:
             self._changes_seen = index.changes
             self._fold_votes()
             self._fold_ratings()
-            stamp = tuple(self.log.query("SELECT count(*) AS n, max(coalesce(finished_at, created_at)) AS t FROM runs").iloc[0])
+            stamp = tuple(self.log.query("SELECT count(*) AS n, max(coalesce(finished_at, created_at)) AS t, max(kept_at) AS k FROM runs").iloc[0])
             if stamp != self._runs_stamp:
-                runs = self.log.query(f"SELECT {self.key} AS key, count(*) AS n FROM runs r WHERE r.status = 'succeeded' GROUP BY ALL")
+                from explorer.log.queries import VISIBLE  # live takes not kept: not counted (explorer.live)
+
+                runs = self.log.query(f"SELECT {self.key} AS key, count(*) AS n FROM runs r WHERE r.status = 'succeeded' AND {VISIBLE} GROUP BY ALL")
                 self._runs, self._runs_stamp = dict(zip(runs["key"], runs["n"])), stamp
             return self._table(self._runs)
 

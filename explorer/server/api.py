@@ -220,10 +220,10 @@ class LogHandler(ExplorerAPIHandler):
 
         def fetch() -> dict:
             row = review_log.get().query(
-                """SELECT (SELECT count(*) FROM runs) AS runs,
-                          (SELECT count(*) FROM runs WHERE status = 'succeeded' AND media_sha256 IS NOT NULL) AS clips,
+                f"""SELECT (SELECT count(*) FROM runs r WHERE {queries.VISIBLE}) AS runs,
+                          (SELECT count(*) FROM runs r WHERE status = 'succeeded' AND media_sha256 IS NOT NULL AND {queries.VISIBLE}) AS clips,
                           (SELECT count(*) FROM ratings) AS ratings, (SELECT count(*) FROM votes) AS votes,
-                          (SELECT count(*) FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL
+                          (SELECT count(*) FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL AND {queries.VISIBLE}
                              AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.run_id = r.id AND x.author = ?)) AS unrated""",
                 [author]).iloc[0]
             return {**where, "exists": True, **{k: int(v) for k, v in row.items()}}
@@ -268,7 +268,7 @@ class RunHandler(ExplorerAPIHandler):
             lab = self.lab()
             full = lab.log.resolve(run_id)
             row = lab.log.run(full)
-            summary = run_rows(queries.runs(lab.log, me=author, ids=[full]))
+            summary = run_rows(queries.runs(lab.log, me=author, ids=[full], live=True))  # a live take too, when asked by id
             votes = lab.sql("SELECT * FROM votes WHERE winner_id = ? OR loser_id = ? ORDER BY created_at", [full, full])
             return {**(summary[0] if summary else {}), "request": row["request"], "sha256": row["media_sha256"],
                     "ratings_latest": records(lab.ratings(full)), "votes": records(votes),
@@ -320,7 +320,7 @@ class QueueHandler(ExplorerAPIHandler):
             if mode == "battle":
                 return _battle(lab, author, after)
             unrated = lab.sql(
-                """SELECT r.id FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL
+                f"""SELECT r.id FROM runs r WHERE r.status = 'succeeded' AND r.media_sha256 IS NOT NULL AND {queries.VISIBLE}
                    AND NOT EXISTS (SELECT 1 FROM ratings x WHERE x.run_id = r.id AND x.author = ?)
                    ORDER BY r.created_at, r.id""", [author]).id.tolist()
             if not unrated:
@@ -416,6 +416,7 @@ class ChangesHandler(ExplorerAPIHandler):
         def fetch() -> dict:
             row = self.lab().sql(
                 """SELECT (SELECT count(*) FROM runs) AS runs, (SELECT max(coalesce(finished_at, created_at)) FROM runs) AS run_t,
+                          (SELECT max(kept_at) FROM runs) AS kept_t,
                           (SELECT count(*) FROM ratings) AS ratings, (SELECT count(*) FROM votes) AS votes,
                           (SELECT count(*) FROM annotations) AS notes""").iloc[0]
             return {"version": "-".join(str(v) for v in row.tolist())}

@@ -3,6 +3,9 @@ const FIELD_LABELS = { seed: "seed", frames: "frames", fps: "fps", width: "width
 
 // Preview latency (kernel produced → drawn here), kept for the benchmark that reads it from the page.
 window.__explorerPreviewLatency = window.__explorerPreviewLatency || [];
+// Live mode: milliseconds from an edit (the input event) to the first preview of the take it asked for, drawn here
+// (bench/live_latency.py reads it).
+window.__explorerLiveLatency = window.__explorerLiveLatency || [];
 
 export default {
   render({ model, el }) {
@@ -18,6 +21,10 @@ export default {
     const variationsButton = h("button", { class: "cx-variations",
       title: "The next n seeds after the current take (the newest, or the forked one), each recording it as parent" }, "Variations");
     const cancelButton = h("button", { class: "cx-cancel", title: "Stop at the next step (logged as cancelled)" }, "Cancel");
+    const liveSwitch = h("input", { class: "cx-live", type: "checkbox" });
+    const liveLabel = h("label", { class: "cx-live-label", title: "Regenerate as you edit the prompt or drag a slider (live takes are hidden from the gallery and review until kept)" },
+      liveSwitch, "live");
+    const keepButton = h("button", { class: "cx-keep", title: "Keep the live take on show: list it in the gallery and review" }, "Keep");
     const bar = h("div", { class: "cx-bar" }, h("div", { class: "cx-bar-fill" }));
     const progressText = h("span", { class: "cx-progress-text" });
     const message = h("div", { class: "cx-message" });
@@ -29,30 +36,64 @@ export default {
     const strip = h("div", { class: "cx-strip" });
     el.append(h("div", { class: "cx-generate-panel" },
       h("div", { class: "cx-form" }, prompt, negative, h("div", { class: "cx-row" }, backend, modelInput), fieldsBox, paramsBox,
-        h("div", { class: "cx-row" }, generateButton, variationsCount, variationsButton, cancelButton),
+        h("div", { class: "cx-row" }, generateButton, variationsCount, variationsButton, cancelButton, liveLabel, keepButton),
         h("div", { class: "cx-row" }, bar, progressText), message, errorBox),
       h("div", { class: "cx-preview-box" }, previewEmpty, preview, previewStep),
       h("div", { class: "cx-strip-title" }, "Takes (newest first)"), strip));
 
-    prompt.addEventListener("input", () => sync("prompt", prompt.value));
+    // In live mode every edit counts its number (live_seq) with the same sync, so the kernel's previews can name the
+    // edit they answer; the time of the input event is kept to measure the latency to that edit's first preview.
+    const editTimes = new Map();
+    const edit = (name, value) => {
+      if (!model.get("live")) { sync(name, value); return; }
+      const seq = model.get("live_seq") + 1;
+      editTimes.set(seq, performance.now());
+      if (editTimes.size > 200) editTimes.delete(editTimes.keys().next().value);
+      model.set(name, value);
+      model.set("live_seq", seq);
+      model.save_changes();
+    };
+    prompt.addEventListener("input", () => edit("prompt", prompt.value));
     prompt.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.shiftKey) { e.preventDefault(); e.stopPropagation(); model.send({ type: "generate" }); } });
-    negative.addEventListener("input", () => sync("negative_prompt", negative.value));
+    negative.addEventListener("input", () => edit("negative_prompt", negative.value));
     backend.addEventListener("change", () => sync("backend", backend.value));
     modelInput.addEventListener("change", () => sync("model", modelInput.value));
     variationsCount.addEventListener("change", () => sync("variations", Number(variationsCount.value)));
     generateButton.onclick = () => model.send({ type: "generate" });
     variationsButton.onclick = () => model.send({ type: "variations", n: Number(variationsCount.value) });
     cancelButton.onclick = () => model.send({ type: "cancel" });
+    liveSwitch.addEventListener("change", () => sync("live", liveSwitch.checked));
+    keepButton.onclick = () => model.send({ type: "keep" });
 
-    const drawFields = () => {
-      const fields = model.get("fields");
+    // Built once per limits; the values are then set in place (never on the input being used), so typing or dragging
+    // in live mode, where every input event changes "fields", keeps its focus.
+    const fieldInputs = [];
+    const buildFields = () => {
       const limits = model.get("limits");
+      fieldInputs.length = 0;
       fieldsBox.replaceChildren(...Object.keys(FIELD_LABELS).map((name) => {
         const [min, max] = limits[name] || [];
-        const input = h("input", { type: "number", name, min, max, step: name === "guidance" || name === "fps" ? "any" : 1, value: fields[name] });
-        input.addEventListener("change", () => sync("fields", { ...model.get("fields"), [name]: Number(input.value) }));
-        return h("label", { class: "cx-field" }, FIELD_LABELS[name], input);
+        const input = h("input", { type: "number", name, min, max, step: name === "guidance" || name === "fps" ? "any" : 1 });
+        const send = () => edit("fields", { ...model.get("fields"), [name]: Number(input.value) });
+        input.addEventListener("change", send);
+        input.addEventListener("input", () => { if (model.get("live") && input.value !== "" && input.checkValidity()) send(); });
+        fieldInputs.push([name, input]);
+        const label = h("label", { class: "cx-field" }, FIELD_LABELS[name], input);
+        if (name !== "guidance") return label;
+        // guidance also as a slider: the control to drag in live mode
+        const slider = h("input", { type: "range", class: "cx-slider", name, min, max: Math.min(max, 20), step: 0.1, title: "guidance" });
+        slider.addEventListener("input", () => { if (model.get("live")) edit("fields", { ...model.get("fields"), [name]: Number(slider.value) }); });
+        slider.addEventListener("change", () => edit("fields", { ...model.get("fields"), [name]: Number(slider.value) }));
+        fieldInputs.push([name, slider]);
+        return h("span", { class: "cx-field-pair" }, label, slider);
       }));
+      drawFields();
+    };
+    const drawFields = () => {
+      const fields = model.get("fields");
+      for (const [name, input] of fieldInputs) {
+        if (input !== document.activeElement && String(input.value) !== String(fields[name])) input.value = fields[name];
+      }
     };
     const drawParams = () => {
       const extra = model.get("extra");
@@ -85,6 +126,14 @@ export default {
       variationsCount.value = String(model.get("variations"));
       backend.replaceChildren(...model.get("backends").map((b) => h("option", { value: b, selected: b === model.get("backend") }, b)));
       modelInput.style.display = model.get("backend") === "sketch" ? "none" : "";
+    };
+    const drawLive = () => {
+      const live = model.get("live");
+      liveSwitch.checked = live;
+      el.querySelector(".cx-generate-panel").dataset.live = live ? "yes" : "no";
+      const onShow = model.get("strip").find((c) => c.live && !c.kept);
+      keepButton.disabled = !onShow;
+      keepButton.hidden = !live && !onShow;
     };
     const drawRunning = () => {
       const running = model.get("running");
@@ -121,9 +170,18 @@ export default {
         players.push(player);
         const fork = h("button", { class: "cx-fork", title: "Load this take into the form to change one thing" }, "fork");
         fork.onclick = () => model.send({ type: "fork", id: clip.id });
-        return h("div", { class: "cx-take", dataset: { id: clip.id } }, player.root,
-          h("div", { class: "cx-meta", title: clip.prompt }, `${clip.id} · seed ${clip.seed}${clip.parent ? ` · from ${clip.parent}` : ""}`), fork);
+        const extras = [];
+        if (clip.live && !clip.kept) {
+          const keep = h("button", { class: "cx-keep-take", title: "List this live take in the gallery and review" }, "keep");
+          keep.onclick = () => model.send({ type: "keep", id: clip.id });
+          extras.push(keep);
+        }
+        const badge = clip.live ? (clip.kept ? " · live, kept" : " · live") : "";
+        return h("div", { class: "cx-take", dataset: { id: clip.id, live: clip.live ? (clip.kept ? "kept" : "yes") : "no" } }, player.root,
+          h("div", { class: "cx-meta", title: clip.prompt }, `${clip.id} · seed ${clip.seed}${clip.parent ? ` · from ${clip.parent}` : ""}${badge}`),
+          h("div", { class: "cx-row" }, fork, ...extras));
       }));
+      drawLive();
     };
     let previewUrl = null;
     const onCustom = (msg, buffers) => {
@@ -131,6 +189,11 @@ export default {
       const url = URL.createObjectURL(new Blob([buffers[0]], { type: "image/jpeg" }));
       preview.onload = () => {
         window.__explorerPreviewLatency.push(Date.now() / 1000 - msg.t);
+        // the first preview of the take an edit asked for: that edit's latency (a stale take's previews do not count)
+        if (msg.seq != null && editTimes.has(msg.seq)) {
+          window.__explorerLiveLatency.push(performance.now() - editTimes.get(msg.seq));
+          editTimes.delete(msg.seq);
+        }
         if (previewUrl) URL.revokeObjectURL(previewUrl);
         previewUrl = url;
         preview.hidden = false;
@@ -138,14 +201,15 @@ export default {
       };
       preview.src = url; // latest wins: an older image still decoding is simply replaced
       preview.dataset.step = String(msg.step);
+      preview.dataset.seq = msg.seq == null ? "" : String(msg.seq);
       previewStep.textContent = `preview · step ${msg.step}/${msg.total}`;
     };
     model.on("msg:custom", onCustom);
-    const handlers = [["change:fields change:limits", drawFields], ["change:params change:extra", drawParams],
+    const handlers = [["change:limits", buildFields], ["change:fields", drawFields], ["change:params change:extra", drawParams], ["change:live", drawLive],
       ["change:prompt change:negative_prompt change:model change:backend change:backends change:variations", drawState],
       ["change:running", drawRunning], ["change:progress", drawProgress], ["change:message change:error", drawMessages], ["change:strip", drawStrip]];
     for (const [events, fn] of handlers) model.on(events, fn);
-    drawFields(); drawParams(); drawState(); drawRunning(); drawProgress(); drawMessages(); drawStrip();
+    buildFields(); drawParams(); drawState(); drawRunning(); drawProgress(); drawMessages(); drawStrip(); drawLive();
     return () => {
       model.off("msg:custom", onCustom);
       if (previewUrl) URL.revokeObjectURL(previewUrl);

@@ -4,6 +4,12 @@ Runs happen on a worker thread so the kernel keeps answering the panel (Cancel
 works mid-run). Previews travel as JPEG bytes in custom messages, at most
 ``preview_rate`` a second and only the latest: they are never part of the
 saved notebook.
+
+The "live" switch (``panel.live = True``) regenerates as the form changes: every
+edit goes to an :class:`explorer.live.LiveRunner` (debounced, the stale take
+cancelled, the latest wins, on its own worker thread). Live takes are logged
+marked ``live`` and hidden from listings and review until kept (the Keep button,
+``panel.keep()`` or ``lab.keep(run)``).
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ import traitlets
 
 from explorer import backends
 from explorer.backends.base import RunControl, Step
+from explorer.live import DELAY_S, LiveRunner
 from explorer.media import jpeg_from_frame
 from explorer.request import LIMITS, Request, RequestError
 from explorer.widgets._base import ExplorerWidget
 
 COMMON_FIELDS = ("seed", "frames", "fps", "width", "height", "steps", "guidance")
+LIVE_LINGER_S = 30.0  # how long a file log stays open between live takes
 
 
 class GeneratePanel(ExplorerWidget):
@@ -45,6 +53,9 @@ class GeneratePanel(ExplorerWidget):
     error = traitlets.Unicode("").tag(sync=True)
     strip = traitlets.List().tag(sync=True)  # finished takes, newest first
     preview_rate = traitlets.Float(4.0).tag(sync=True)
+    live = traitlets.Bool(False).tag(sync=True)  # regenerate as the form changes (explorer.live)
+    live_seq = traitlets.Int(0).tag(sync=True)  # the browser's count of live edits: previews carry the edit they answer
+    live_delay = traitlets.Float(DELAY_S).tag(sync=True)  # seconds of quiet before a live take starts
 
     def __init__(self, lab: Any, prompt: str = "", **fields: Any):
         defaults = Request(prompt=prompt or "placeholder", **{k: v for k, v in fields.items() if k in Request.model_fields and k != "prompt"})
@@ -62,6 +73,10 @@ class GeneratePanel(ExplorerWidget):
         self._last_preview = 0.0
         self._refresh_params()
         self.observe(lambda _change: self._refresh_params(), names=["backend", "model"])
+        self._live: LiveRunner | None = None
+        self._linger: float | None = None  # the log connection's own linger, while live mode raises it
+        self.observe(self._on_live_switch, names=["live"])
+        self.observe(self._on_form_edit, names=["prompt", "negative_prompt", "fields", "extra", "backend", "model"])
 
     # -- from the browser ------------------------------------------------------
 
@@ -76,6 +91,8 @@ class GeneratePanel(ExplorerWidget):
                 self.cancel()
             elif kind == "fork":
                 self.fork(content["id"])
+            elif kind == "keep":
+                self.keep(content.get("id"))
         except Exception as exc:  # noqa: BLE001 - shown in the panel; the kernel stays up
             self._say(error=f"{type(exc).__name__}: {exc}")
 
@@ -144,6 +161,8 @@ class GeneratePanel(ExplorerWidget):
 
     def cancel(self) -> None:
         """Stop the current run at its next step (it is logged as cancelled) and skip the rest."""
+        if self._live is not None and self._live.cancel():
+            self._say("cancelling the live take…")
         if self._control is not None and self.running:
             self._control.cancel()
             self._say("cancelling at the next step…")
@@ -160,9 +179,90 @@ class GeneratePanel(ExplorerWidget):
         self._say(f"forking {row['id']}: change one thing and Generate (or Variations: the next seeds)")
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the current batch ends (for scripts and tests)."""
+        """Block until the current batch ends, and live mode has nothing waiting or running (for scripts and tests)."""
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._live is not None:
+            self._live.wait(timeout)
+
+    # -- live mode (explorer.live) -------------------------------------------------------------------
+
+    def live_take(self) -> str | None:
+        """The live take on show and not kept yet (None if there is none)."""
+        return next((c["id"] for c in self.strip if c.get("live") and not c.get("kept")), None)
+
+    def keep(self, run_id: str | None = None) -> str:
+        """Keep a live take (default: the one on show): listed, in the gallery and in review from now on."""
+        run_id = run_id or self.live_take()
+        if run_id is None:
+            raise ValueError("no live take to keep: turn live on and edit the form, or give a run id")
+        full = self._lab.log.resolve(run_id)
+        newly = self._lab.keep(full)
+        self.strip = [{**c, "kept": True} if c["id"] == full else c for c in self.strip]
+        self._say(f"{full} kept: it shows in the gallery and review" if newly else f"{full} was listed already")
+        return full
+
+    def _on_live_switch(self, change: dict) -> None:
+        connection = self._lab.log.connection
+        if change["new"]:
+            if self._live is None:
+                self._live = LiveRunner(self._live_take, delay_s=self.live_delay)
+            # A file log's connection is given back after `linger` idle seconds and reopened (~20 ms each way) on the
+            # next take: while live, keep it between takes. Another process asking for the file still gets it at once.
+            if hasattr(connection, "linger") and self._linger is None:
+                self._linger, connection.linger = connection.linger, max(connection.linger, LIVE_LINGER_S)
+            self._live.delay_s = self.live_delay
+            self._submit_live()  # the form as it is now: a first take at once
+        else:
+            if self._live is not None:
+                self._live.cancel()
+            if self._linger is not None:
+                connection.linger, self._linger = self._linger, None
+
+    def _on_form_edit(self, _change: dict) -> None:
+        if self.live:
+            self._submit_live()
+
+    def _submit_live(self) -> None:
+        """Hand the form's request to the live runner; an invalid form is said, and the take on show stays."""
+        try:
+            request = self._checked(self.request())
+        except RequestError as exc:
+            self._say(error=str(exc))
+            return
+        self._live.delay_s = self.live_delay
+        self._live.submit((request, self.live_seq))
+
+    def _live_take(self, payload: tuple[Request, int], control: RunControl) -> None:
+        """One live take, on the live runner's worker thread."""
+        request, seq = payload
+        if self._thread is not None:
+            self._thread.join()  # a Generate or Variations batch under way finishes first: one run at a time per panel
+        if control.cancelled:
+            return
+        self._last_preview = 0.0  # the new take's first preview goes out at once: that is the latency a person feels
+        self.running = True
+        try:
+            # no "live take…" line and no step-0 progress: each is a message the browser handles before the first preview
+            run = self._lab.generate(request, progress=False, control=control, live=True,
+                                     on_step=lambda step: self._on_step(step, 0, 1, seq=seq))
+            self.progress = {**self.progress, "eta": None, "state": run.status}
+            if run.ok:
+                # the newest live take replaces the previous one not kept: a drag leaves one take in the strip, not fifty
+                clip = {**self._clip(run.id), "live": True, "kept": False}
+                self.strip = [clip, *[c for c in self.strip if not (c.get("live") and not c.get("kept"))]]
+                self._say(f"{run.id} live take in {run.duration_s:.1f} s (Keep it to list it)")
+            elif run.status == "cancelled":
+                self._say(f"{run.id} stale take cancelled (logged, hidden)")
+            else:
+                self._say(error=f"{run.id} failed: {run.error}" + (f" — {run.hint}" if run.hint else ""))
+        except Exception as exc:  # noqa: BLE001 - a worker error is shown, never lost in a thread
+            self.progress = {**self.progress, "eta": None, "state": "failed"}
+            self._say(error=f"{type(exc).__name__}: {exc}")
+            traceback.print_exc()
+        finally:
+            if not self._live.waiting:  # the next take starts at once: no flicker of the buttons
+                self.running = False
 
     # -- the worker ------------------------------------------------------------------
 
@@ -201,17 +301,21 @@ class GeneratePanel(ExplorerWidget):
         with self.hold_sync():
             self.message, self.error = message, error
 
-    def _on_step(self, step: Step, index: int, count: int) -> None:
+    def _on_step(self, step: Step, index: int, count: int, seq: int | None = None) -> None:
         eta = step.eta if step.index else None
-        self.progress = {"step": step.index, "total": step.total, "elapsed": round(step.elapsed, 3),
-                         "eta": None if eta is None or eta != eta else round(eta, 2), "run": index + 1, "runs": count}
+        progress = {"step": step.index, "total": step.total, "elapsed": round(step.elapsed, 3),
+                    "eta": None if eta is None or eta != eta else round(eta, 2), "run": index + 1, "runs": count}
         now = time.perf_counter()
         final = step.index >= step.total
-        if step.preview is None or (not final and now - self._last_preview < 1.0 / max(self.preview_rate, 0.01)):
-            return
-        self._last_preview = now
-        # time.time(), not perf_counter: the browser compares it with its own wall clock for the latency figure
-        self.send({"type": "preview", "step": step.index, "total": step.total, "t": time.time()}, buffers=[jpeg_from_frame(step.preview, 80)])
+        if step.preview is not None and (final or now - self._last_preview >= 1.0 / max(self.preview_rate, 0.01)):
+            self._last_preview = now
+            # time.time(), not perf_counter: the browser compares it with its own wall clock for the latency figure
+            message = {"type": "preview", "step": step.index, "total": step.total, "t": time.time()}
+            if seq is not None:  # a live take's: the browser times the edit it answers (bench/live_latency.py)
+                message["seq"] = seq
+            self.send(message, buffers=[jpeg_from_frame(step.preview, 80)])
+        # the preview first, then the progress line: the picture is what a person waits for (live mode's latency)
+        self.progress = progress
 
     def _refresh_params(self) -> None:
         try:
