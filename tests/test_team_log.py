@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import re
 import subprocess
 import sys
 import textwrap
@@ -139,7 +140,8 @@ def test_a_run_on_another_machine_is_interrupted_when_its_heartbeat_stops(home):
     lab.log.connection.transaction(lambda conn: conn.execute(
         "UPDATE runs SET heartbeat_at = ? WHERE id = ?", [now - timedelta(minutes=5), run_id]))
     assert lab.log.recover() == [run_id]
-    assert "sent no heartbeat for 300 s" in lab.log.run(run_id)["error"]
+    # 300 s and however long the test took since it read the clock (a second or two on a busy machine)
+    assert re.search(r"sent no heartbeat for 30\d s", lab.log.run(run_id)["error"])
 
 
 def test_a_live_run_is_not_interrupted_and_its_files_are_kept(home):
