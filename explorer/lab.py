@@ -148,12 +148,12 @@ class Lab:
         conditioning.check_stored(self.log.media, request)
         media_token = conditioning.current_store.set(self.log.media)  # where the backend reads the conditioning media
         try:
-            return self._generate(request, progress, on_step, control, _sweep)
+            return self._generate(request, progress, on_step, control, _sweep, live)
         finally:
             conditioning.current_store.reset(media_token)
 
     def _generate(self, request: Request, progress: bool, on_step: Callable[[Step], None] | None, control: RunControl | None,
-                  _sweep: tuple[str, dict] | None) -> Run:
+                  _sweep: tuple[str, dict] | None, live: bool = False) -> Run:
         backend = backends.get(request.backend)
         backend.check(request)
         audio_file = self._stored_audio(request)  # before the run is logged: a track the store cannot get is refused
