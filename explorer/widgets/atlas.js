@@ -2,7 +2,8 @@
 // drag a freehand loop to select, then Compare or Battle. Hover is hit-tested on a grid of buckets, not a scan.
 export default {
   render({ model, el }) {
-    const WIDTH = 640, HEIGHT = 440, PAD = 12, RADIUS = 3, CELL = 16, HOVER_PX = 6;
+    const WIDTH = 640, HEIGHT = 440, PAD = 12, CELL = 16, HOVER_PX = 6;
+    let radius = 4; // smaller when there are thousands of points, so they overlap less
     const stop = (e) => e.stopPropagation(); // typing in the filter bar must not trigger notebook shortcuts
 
     // -- filter bar (as the gallery's) ----------------------------------------------------
@@ -78,6 +79,7 @@ export default {
       const ox = PAD + (w - side) / 2, oy = PAD + (hgt - side) / 2;
       for (let k = 0; k < n; k++) { px[k] = ox + (p.x[k] / grid) * side; py[k] = oy + (1 - p.y[k] / grid) * side; }
       colour = p.colour || [];
+      radius = n > 2000 ? 2.5 : 4;
       const lg = model.get("legend") || {};
       low = lg.low ?? 0; high = lg.high ?? 1;
       index = new Map(ids.map((id, k) => [id, k]));
@@ -99,7 +101,7 @@ export default {
         if (!points.length) return;
         ctx.fillStyle = level === 0 ? NONE : ramp((level - 1) / (LEVELS - 1));
         ctx.beginPath();
-        for (const k of points) { ctx.moveTo(px[k] + RADIUS, py[k]); ctx.arc(px[k], py[k], RADIUS, 0, 2 * Math.PI); }
+        for (const k of points) { ctx.moveTo(px[k] + radius, py[k]); ctx.arc(px[k], py[k], radius, 0, 2 * Math.PI); }
         ctx.fill();
       });
       drawOverlay();
@@ -113,9 +115,9 @@ export default {
       const sel = model.get("selected");
       ctx.strokeStyle = "#d32f2f"; ctx.lineWidth = 1.5;
       ctx.beginPath();
-      for (const id of sel) { const k = index.get(id); if (k === undefined) continue; ctx.moveTo(px[k] + RADIUS + 2, py[k]); ctx.arc(px[k], py[k], RADIUS + 2, 0, 2 * Math.PI); }
+      for (const id of sel) { const k = index.get(id); if (k === undefined) continue; ctx.moveTo(px[k] + radius + 2, py[k]); ctx.arc(px[k], py[k], radius + 2, 0, 2 * Math.PI); }
       ctx.stroke();
-      if (hovered >= 0) { ctx.strokeStyle = "#000"; ctx.beginPath(); ctx.arc(px[hovered], py[hovered], RADIUS + 3, 0, 2 * Math.PI); ctx.stroke(); }
+      if (hovered >= 0) { ctx.strokeStyle = "#000"; ctx.beginPath(); ctx.arc(px[hovered], py[hovered], radius + 3, 0, 2 * Math.PI); ctx.stroke(); }
       if (lasso && lasso.length > 1) {
         ctx.strokeStyle = "#1976d2"; ctx.fillStyle = "rgba(25,118,210,0.08)"; ctx.setLineDash([4, 3]);
         ctx.beginPath(); ctx.moveTo(lasso[0][0], lasso[0][1]);
@@ -237,7 +239,7 @@ export default {
         h("div", { class: "cx-a-legend-title" }, lg.label || ""),
         h("div", { class: "cx-a-legend-scale" }, gradient, h("div", { class: "cx-a-legend-ticks" }, h("span", { class: "cx-a-high" }, fmt(lg.high)), h("span", { class: "cx-a-low" }, fmt(lg.low)))),
         h("div", { class: "cx-a-legend-none" }, h("span", { class: "cx-a-dot" }), ` no value (${lg.unknown || 0})`),
-        lg.note ? h("div", { class: "cx-meta cx-a-note" }, lg.note) : null,
+        ...(lg.note ? [h("div", { class: "cx-meta cx-a-note" }, lg.note)] : []), // replaceChildren would print a null
         h("div", { class: "cx-a-legend-axes", title: "What each axis follows (the metrics that load it most) and its share of the variance" }, ...axes));
     };
     const drawInfo = () => {
@@ -317,7 +319,8 @@ export default {
     for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
     el.append(root);
     drawFilters(); onPoints(); drawMessage(); drawCompare(); drawBattle();
-    root.dataset.firstDrawAt = String(performance.now());
+    // where each point is drawn, in canvas pixels (the canvas is shown at its own size): for tests and the bench
+    root.cxPoints = () => ids.map((id, k) => ({ id, x: px[k], y: py[k] }));
     return () => {
       for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
       model.off("msg:custom", onCustom);
