@@ -171,3 +171,23 @@ def test_lasso_selection_compares_and_battles(lab, clips):
     widget.on_message({"type": "hover", "id": a}, [])  # unknown messages are ignored
     assert widget.hover_clip(a)["sha256"] == lab.log.run(a)["media_sha256"]
     assert widget.pairwise().__class__.__name__ == "Pairwise"
+
+
+def test_bradley_terry_colours_at_scale_keep_the_dense_fits_order():
+    """Past DENSE_BT_ITEMS voted clips the colours come from a sparse fit of the same model: same order, in seconds."""
+    from scipy.stats import spearmanr
+
+    from explorer.atlas import bt_scores
+
+    rng = np.random.default_rng(0)
+    n = 60
+    strength, ids = rng.normal(size=n), np.array([f"c{i}" for i in range(n)])
+    a, b = rng.integers(0, n, 1500), rng.integers(0, n, 1500)
+    a, b = a[a != b], b[a != b]
+    a_wins = rng.random(len(a)) < 1 / (1 + np.exp(strength[b] - strength[a]))
+    votes = pd.DataFrame({"winner_id": np.where(a_wins, ids[a], ids[b]), "loser_id": np.where(a_wins, ids[b], ids[a]),
+                          "tie": rng.random(len(a)) < 0.1})
+    dense, sparse = bt_scores(votes), bt_scores(votes, dense_items=0)
+    assert set(dense.index) == set(sparse.index) == set(ids)
+    assert spearmanr(dense[ids], sparse[ids]).statistic > 0.98
+    assert abs(sparse.mean()) < 1e-9
