@@ -177,17 +177,27 @@ def bt_scores(votes: pd.DataFrame, *, dense_items: int = DENSE_BT_ITEMS) -> pd.S
     return pd.Series(scores - scores.mean(), index=items, dtype="float64")
 
 
+def metric_values(lab: Lab) -> pd.DataFrame:
+    """Every measured run's latest metrics, one column each (as ``lab.metrics()``, pivoted in the database: at 10k
+    clips ``explorer.metrics.table`` builds a dict per row, 0.45 s; this takes a tenth of that)."""
+    from explorer.metrics import LATEST, METRICS
+
+    long = lab.log.query(f"SELECT run_id, name, value FROM ({LATEST})")
+    if not len(long):
+        return pd.DataFrame(index=pd.Index([], name="run_id"))
+    wide = long.pivot(index="run_id", columns="name", values="value")
+    wide.columns.name = None
+    return wide.reindex(columns=[n for n in METRICS if n in wide.columns] + sorted(n for n in wide.columns if n not in METRICS)).astype("float64")
+
+
 def atlas(lab: Lab, colour_by: str = "stars", **filters: Any) -> AtlasData:
     """The atlas of the succeeded clips matching ``filters`` (text, tag, author, backend, model, min_rating)."""
     check(colour_by, filters)
-    from explorer.metrics import table
-
     query = {k: v for k, v in filters.items() if v not in (None, "", 0)}
     runs = lab.runs(status="succeeded", **query)
     runs = runs[runs["media_sha256"].notna()]
     ids = list(runs["id"])
-    values = table(lab.log)
-    values.columns = [c.removeprefix("metric_") for c in values.columns]
+    values = metric_values(lab)
     measured = [i for i in ids if i in values.index]
     measured_set = set(measured)
     unmeasured = [i for i in ids if i not in measured_set]
