@@ -220,7 +220,11 @@ export default {
         return;
       }
       const chosen = [];
-      for (let k = 0; k < ids.length; k++) if (inside(path, px[k], py[k])) chosen.push(ids[k]);
+      const xs = path.map((q) => q[0]), ys = path.map((q) => q[1]);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      for (let k = 0; k < ids.length; k++) { // the loop's bounding box first: most points never reach the polygon test
+        if (px[k] >= x0 && px[k] <= x1 && py[k] >= y0 && py[k] <= y1 && inside(path, px[k], py[k])) chosen.push(ids[k]);
+      }
       setSelected(e.shiftKey ? [...new Set([...model.get("selected"), ...chosen])] : chosen); // shift adds to the selection
       drawOverlay();
     });
