@@ -29,7 +29,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load, machine, median  # noqa: E402
+from common import load, machine, median
 
 METRICS = {"motion": (2.0, 1.5), "flicker": (3.0, 1.0), "sharpness": (400.0, 200.0), "exposure": (0.45, 0.1),
            "clipped": (0.02, 0.01), "colourfulness": (50.0, 20.0)}
@@ -153,7 +153,7 @@ def main() -> None:
         print(f"built {args.clips:,} runs with metrics, {args.clips // 3:,} stars, ~{args.votes:,} votes in {time.perf_counter() - start:.1f} s")
         atlas(lab, "stars")  # first use: the log's summary and scikit-learn's import, paid once per process
         for colour_by in ("stars", "bt", "taste"):
-            seconds, data = timed(lambda: atlas(lab, colour_by), args.repeat)
+            seconds, data = timed(lambda colour_by=colour_by: atlas(lab, colour_by), args.repeat)
             print(f"atlas(lab, {colour_by!r:7}) {len(data.ids):,} clips placed: {seconds * 1000:8.1f} ms median of {args.repeat}"
                   f"{' (the taste model refits when the log changed; here it did not)' if colour_by == 'taste' else ''}")
         seconds, widget = timed(lambda: lab.ui.atlas(), args.repeat)

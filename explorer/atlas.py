@@ -62,7 +62,7 @@ class AtlasData:
 
     def legend(self) -> dict[str, Any]:
         known = self.colour[~np.isnan(self.colour)]
-        return {"colour_by": self.colour_by, "label": COLOUR_BY[self.colour_by], "known": int(len(known)),
+        return {"colour_by": self.colour_by, "label": COLOUR_BY[self.colour_by], "known": len(known),
                 "unknown": int(len(self.colour) - len(known)),
                 "low": float(known.min()) if len(known) else None, "high": float(known.max()) if len(known) else None,
                 "features": self.features, "explained": [round(float(e), 3) for e in self.explained],
@@ -112,7 +112,7 @@ def check(colour_by: str, filters: dict[str, Any]) -> None:
         raise RequestError([f"colour_by: one of {', '.join(COLOUR_BY)} (got {colour_by!r})"])
     unknown = set(filters) - set(FILTERS)
     if unknown:
-        raise RequestError([f"{sorted(unknown)[0]}: not an atlas filter; use {', '.join(FILTERS)}"])
+        raise RequestError([f"{min(unknown)}: not an atlas filter; use {', '.join(FILTERS)}"])
     rating = filters.get("min_rating")
     if rating not in (None, "", 0) and (isinstance(rating, bool) or not isinstance(rating, (int, float)) or not 0 <= rating <= 5):
         raise RequestError([f"min_rating: a number from 0 to 5 (got {rating!r})"])

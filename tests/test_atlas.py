@@ -14,7 +14,7 @@ import pytest
 from explorer.atlas import GRID, atlas, layout
 from explorer.request import RequestError
 
-SMALL = dict(frames=6, width=64, height=48, steps=2, fps=6)
+SMALL = {"frames": 6, "width": 64, "height": 48, "steps": 2, "fps": 6}
 
 
 def _clusters(seed: int = 0) -> pd.DataFrame:

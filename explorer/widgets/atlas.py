@@ -83,7 +83,7 @@ class Atlas(ExplorerWidget):
 
     def _options(self) -> dict[str, list[str]]:
         distinct = self._lab.sql("SELECT list(DISTINCT author) AS a, list(DISTINCT backend) AS b, list(DISTINCT model) AS m FROM runs")
-        pick = lambda col: sorted(v for v in (distinct[col].iloc[0] if distinct[col].iloc[0] is not None else []) if isinstance(v, str) and v)  # noqa: E731
+        pick = lambda col: sorted(v for v in (distinct[col].iloc[0] if distinct[col].iloc[0] is not None else []) if isinstance(v, str) and v)
         return {"tags": self._lab.tags(), "authors": pick("a"), "backends": pick("b"), "models": pick("m"),
                 "colour_by": [[k, v] for k, v in COLOUR_BY.items()]}
 
@@ -165,7 +165,7 @@ class Atlas(ExplorerWidget):
             return
         self._shown.add(frozenset(pair))
         a, b = pair if self._rng.random() < 0.5 else pair[::-1]  # shuffle sides
-        blind = lambda run_id: {k: v for k, v in self._clip(run_id).items() if k in BLIND_KEYS}  # noqa: E731
+        blind = lambda run_id: {k: v for k, v in self._clip(run_id).items() if k in BLIND_KEYS}
         self.battle = {"left": blind(a), "right": blind(b), "votes": votes, "notice": "" if pair.related else pair.reason}
 
     def hover_clip(self, run_id: str) -> dict[str, Any]:
@@ -188,10 +188,9 @@ class Atlas(ExplorerWidget):
             self._guard(self.show_compare, content.get("ids"))
         elif kind == "battle":
             self._guard(self.start_battle, content.get("ids"))
-        elif kind == "choose":
-            # a stale press meant for a pair no longer on screen is ignored
-            if content.get("left") == self.battle.get("left", {}).get("id") and content.get("right") == self.battle.get("right", {}).get("id"):
-                self._guard(self.choose, content.get("choice"))
+        elif kind == "choose" and (content.get("left"), content.get("right")) == (
+                self.battle.get("left", {}).get("id"), self.battle.get("right", {}).get("id")):  # a stale press is ignored
+            self._guard(self.choose, content.get("choice"))
 
     def _query(self, content: dict) -> None:
         self._quiet = True

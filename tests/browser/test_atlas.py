@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import pairwise
 
-from lab import SCREENSHOTS, cell_output, open_notebook, output_text, run_all, run_cell, wait_for_output, wait_for_widget, write_notebook
+from lab import (
+    SCREENSHOTS,
+    cell_output,
+    open_notebook,
+    output_text,
+    run_all,
+    run_cell,
+    wait_for_output,
+    wait_for_widget,
+    write_notebook,
+)
 
 SETUP = """
 import explorer
@@ -19,7 +30,8 @@ lab.generate("never measured", seed=9, **FAST)
 lab.rate(runs[0], 5); lab.rate(runs[1], 2)
 print("READY", len(lab.runs()), len(lab.metrics()))
 """
-CELLS = [SETUP, "atlas = lab.ui.atlas()\natlas", 'import json; print("SELECTED", json.dumps(atlas.selected))']
+VOTES = 'print("VOTES", json.dumps([[r.winner_id, r.loser_id] for r in lab.votes().itertuples()]))'
+CELLS = [SETUP, "atlas = lab.ui.atlas()\natlas", 'import json; print("SELECTED", json.dumps(atlas.selected))', VOTES]
 
 
 def _printed(page, index: int, key: str):
@@ -75,7 +87,7 @@ def test_atlas_hover_plays_and_a_lasso_opens_compare(page, jupyter_server, noteb
     corners = [(2, 2), (cut, 2), (cut, box["height"] - 2), (2, box["height"] - 2), (2, 3)]
     page.mouse.move(box["x"] + corners[0][0], box["y"] + corners[0][1])
     page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+    for (x0, y0), (x1, y1) in pairwise(corners):
         for t in (0.25, 0.5, 0.75, 1.0):  # several moves per side: a drawn loop, not a jump
             page.mouse.move(box["x"] + x0 + (x1 - x0) * t, box["y"] + y0 + (y1 - y0) * t)
     page.mouse.up()
@@ -93,8 +105,19 @@ def test_atlas_hover_plays_and_a_lasso_opens_compare(page, jupyter_server, noteb
     expect(row.locator(".cx-a-compare-view")).to_have_class(re.compile("cx-playing"))  # one clock, playing
     cell_output(page, 1).screenshot(path=str(SCREENSHOTS / "atlas-compare.png"))
 
-    # -- the colour switch: Bradley–Terry with no votes leaves every point grey, and says why ----------------
+    # -- Battle: the same two, blind, side by side; a click is a logged vote -----------------------------------
+    atlas.locator(".cx-a-battle").click()
+    sides = atlas.locator(".cx-a-battle-side")
+    expect(sides).to_have_count(2)
+    pair = sides.evaluate_all("nodes => nodes.map(n => n.dataset.id)")
+    assert set(pair) == chosen
+    atlas.locator(".cx-a-choose-left").click()
+    expect(atlas.locator(".cx-a-battle-head strong")).to_have_text("Battle · 1 vote")
+    run_cell(page, 3)
+    assert _printed(page, 3, "VOTES") == [[pair[0], pair[1]]]
+
+    # -- the colour switch: Bradley–Terry from that one vote colours just those two; the rest are grey ------------
     atlas.locator(".cx-a-colour-by").select_option("bt")
     expect(atlas.locator(".cx-a-legend-title")).to_have_text("Bradley–Terry score (votes)")
-    expect(atlas.locator(".cx-a-note")).to_have_text("no votes yet")
+    expect(atlas.locator(".cx-a-legend-none")).to_contain_text("no value (4)")
     assert page.console_messages_seen == [] or not any("pageerror" in m for m in page.console_messages_seen)
