@@ -76,6 +76,12 @@ class UI:
 
         return GeneratePanel(self._lab, prompt=prompt, **fields)
 
+    def atlas(self, *, colour_by: str = "stars", **filters: Any) -> Any:
+        """Every measured clip as a point placed by its metrics, coloured by taste; hover plays, lasso to compare or battle."""
+        from explorer.widgets.atlas import Atlas
+
+        return Atlas(self._lab, colour_by=colour_by, **filters)
+
     def sweep(self, base: Any, axes: dict[str, list], *, workers: str | None = None, max_workers: int | None = None, **fields: Any) -> Any:
         """A grid over request fields that fills cell by cell as runs finish; reopen a logged one with ``sweep_id=``.
 
