@@ -60,8 +60,8 @@ class DeferredLog:
         self._finish: dict[str, Any] | None = None
 
     def start_run(self, request: Request, *, author: str, run_id: str | None = None, sweep_id: str | None = None,
-                  sweep_cell: dict | None = None) -> str:
-        return self.run_id  # logged by the driver when it handed the cell out
+                  sweep_cell: dict | None = None, live: bool = False) -> str:
+        return self.run_id  # logged by the driver when it handed the cell out (a sweep's cell is never a live take)
 
     def finish_run(self, run_id: str, status: str, **fields: Any) -> None:
         self._finish = {"status": status, **fields}
