@@ -10,7 +10,7 @@ import traitlets
 from explorer.atlas import COLOUR_BY, FILTERS, atlas, check
 from explorer.review import next_pair
 from explorer.widgets._base import ExplorerWidget
-from explorer.widgets.differences import describe_differences, run_requests
+from explorer.widgets.differences import labelled_clips
 from explorer.widgets.pairwise import BLIND_KEYS
 
 UNMEASURED_SHOWN = 20  # ids of unmeasured clips listed by name; the rest only counted
@@ -105,16 +105,7 @@ class Atlas(ExplorerWidget):
 
     def show_compare(self, ids: list[str] | None = None) -> None:
         """Compare ``ids`` (default: the selection) inside the atlas, labelled by what differs; ``[]`` closes it."""
-        ids = list(self.selected if ids is None else ids)
-        if not ids:
-            self.comparing = {}
-            return
-        if not 2 <= len(ids) <= 9:
-            raise ValueError(f"select 2 to 9 clips to compare (got {len(ids)})")
-        clips = [self._clip(i) for i in ids]
-        differences = describe_differences(run_requests(self._lab, [c["id"] for c in clips]))
-        self.comparing = {"clips": [{**c, "label": label} for c, label in zip(clips, differences["labels"])],
-                          "shared": differences["shared"]}
+        self.comparing = labelled_clips(self._lab, list(self.selected if ids is None else ids), self._clip)
 
     def compare(self, **kwargs: Any) -> Any:
         """``lab.ui.compare(selected)``: the selection in the Compare widget."""

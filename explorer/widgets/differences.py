@@ -83,6 +83,17 @@ def run_requests(lab: Any, run_ids: Sequence[str]) -> list[dict[str, Any]]:
     return [lab.log.run(run_id)["request"] for run_id in run_ids]
 
 
+def labelled_clips(lab: Any, ids: Sequence[str], clip: Any) -> dict[str, Any]:
+    """What an in-widget compare shows: ``clip(id)`` for each of 2 to 9 runs, labelled by what differs; ``{}`` for none."""
+    if not ids:
+        return {}
+    if not 2 <= len(ids) <= 9:
+        raise ValueError(f"select 2 to 9 clips to compare (got {len(ids)})")
+    clips = [clip(i) for i in ids]
+    differences = describe_differences(run_requests(lab, [c["id"] for c in clips]))
+    return {"clips": [{**c, "label": label} for c, label in zip(clips, differences["labels"])], "shared": differences["shared"]}
+
+
 def number(value: Any) -> str:
     """A number as short as it can be without lying: 3.0 → "3", 7.25 → "7.25", 0.30000000000000004 → "0.3"."""
     if isinstance(value, bool):

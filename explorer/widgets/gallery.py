@@ -9,7 +9,7 @@ import traitlets
 
 from explorer.conditioning import thumbs_of_runs
 from explorer.widgets._base import ExplorerWidget
-from explorer.widgets.differences import describe_differences, run_requests
+from explorer.widgets.differences import labelled_clips
 
 FILTERS = ("text", "tag", "author", "backend", "model", "min_rating", "sort")
 PROMPT_CHARS = 60  # tiles show a short prompt (whole in the tooltip-free detail pane); keeps saved state small
@@ -157,16 +157,7 @@ class Gallery(ExplorerWidget):
 
     def show_compare(self, ids: list[str] | None = None) -> None:
         """Compare ``ids`` (default: the ticked clips) inside the gallery, labelled by what differs; ``[]`` closes it."""
-        ids = list(self.selected if ids is None else ids)
-        if not ids:
-            self.comparing = {}
-            return
-        if not 2 <= len(ids) <= 9:
-            raise ValueError(f"select 2 to 9 clips to compare (got {len(ids)})")
-        clips = [self._clip(i) for i in ids]
-        differences = describe_differences(run_requests(self._lab, [c["id"] for c in clips]))
-        self.comparing = {"clips": [{**c, "label": label} for c, label in zip(clips, differences["labels"])],
-                          "shared": differences["shared"]}
+        self.comparing = labelled_clips(self._lab, list(self.selected if ids is None else ids), self._clip)
 
     def compare(self, **kwargs: Any) -> Any:
         """``lab.ui.compare(selected)``: the ticked clips in the Compare widget."""
