@@ -6,7 +6,9 @@ the frame) and sharpness (thousands) weigh the same, and a metric a clip lacks c
 the two directions along which the clips differ most, so clips with similar metrics land close together. Why PCA and
 not t-SNE/UMAP: it is deterministic and linear (an axis means the same thing in every part of the map, and its
 loadings name which metrics it follows), it costs milliseconds at 10k clips, and with ~7 features there is little
-non-linear structure for a neighbour embedding to find. CLIP embeddings are not stored in the log, so metrics only.
+non-linear structure for a neighbour embedding to find. Where a CLIP model embedded the clips, the first components
+of their embeddings (:mod:`explorer.embeddings`, ``clip_pc1``…) join the metrics as features, so clips that look
+alike to CLIP land together too.
 
 Coordinates go out as compact arrays (one list per coordinate, quantised to 0..``GRID``), never one dict per clip.
 
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from explorer.embeddings import components
 from explorer.request import RequestError
 
 if TYPE_CHECKING:
@@ -202,6 +205,9 @@ def atlas(lab: Lab, colour_by: str = "stars", **filters: Any) -> AtlasData:
     runs = runs[runs["media_sha256"].notna()]
     ids = list(runs["id"])
     values = metric_values(lab)
+    pcs, _ = components(lab.log)
+    if len(pcs.columns):
+        values = values.join(pcs, how="outer")
     measured = [i for i in ids if i in values.index]
     measured_set = set(measured)
     unmeasured = [i for i in ids if i not in measured_set]

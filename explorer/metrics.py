@@ -30,7 +30,8 @@ bench/metrics_cost.py):
 ``colourfulness`` Hasler & Süsstrunk (2003): sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²); ~0 grey, >100 vivid.
 
 Where ``EXPLORER_CLIP_MODEL`` names a CLIP model, ``clip_text`` and ``clip_consistency`` are added
-(:mod:`explorer.metrics_clip`); runs already measured get them with ``explorer metrics --backfill --force``.
+(:mod:`explorer.metrics_clip`) and the clip's embedding is stored (:mod:`explorer.embeddings`); runs measured before
+(or under another model) get them with ``explorer metrics --backfill``.
 """
 
 from __future__ import annotations
@@ -160,25 +161,37 @@ def _finite(value: float) -> float | None:
 
 
 def measure_and_store(log: Log, run_id: str, frames: np.ndarray, prompt: str | None = None) -> dict[str, float] | None:
-    """:func:`measure` (and the CLIP metrics where ``EXPLORER_CLIP_MODEL`` is set, given the ``prompt``) then :func:`store`.
+    """:func:`measure` (and the CLIP metrics and embedding where ``EXPLORER_CLIP_MODEL`` is set, given the ``prompt``)
+    then :func:`store`.
 
     A fault is a warning, never an exception (a run must not fail for its metrics).
     """
     try:
         values = measure(frames)
-        values.update(_clip(frames, prompt))
-        store(log, run_id, values)
+        _store_with_clip(log, run_id, values, frames, prompt)
         return values
     except Exception as exc:  # noqa: BLE001 - metrics are a by-product: the clip and its run stand without them
         warnings.warn(f"metrics for run {run_id} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
         return None
 
 
-def _clip(frames: np.ndarray, prompt: str | None) -> dict[str, float]:
-    """The CLIP metrics where a model is configured (explorer.metrics_clip), else nothing; nothing is imported without one."""
-    from explorer.metrics_clip import configured, measure_clip
+def _store_with_clip(log: Log, run_id: str, values: dict[str, float], frames: np.ndarray, prompt: str | None) -> None:
+    """Store ``values`` plus, where a CLIP model is configured, its metrics (added to ``values``) and the clip's embedding.
 
-    return measure_clip(frames, prompt or "") if configured() else {}
+    Nothing of CLIP is imported without one (explorer.metrics_clip imports transformers only when it runs).
+    """
+    from explorer.metrics_clip import configured, measure_and_embed
+
+    model = configured()
+    vector = None
+    if model:
+        clip_values, vector = measure_and_embed(frames, prompt or "", model)
+        values.update(clip_values)
+    store(log, run_id, values)
+    if vector is not None:
+        from explorer import embeddings
+
+        embeddings.store(log, run_id, model, vector)
 
 
 def latest(log: Log, run_ids: Iterable[str] | None = None) -> dict[str, dict[str, float | None]]:
@@ -209,7 +222,13 @@ def table(log: Log) -> pd.DataFrame:
 
 
 def to_measure(log: Log, *, force: bool = False) -> list[dict[str, Any]]:
-    """Succeeded runs with a clip that lack a current version of some metric (every such run with ``force``)."""
+    """Succeeded runs with a clip that lack a current version of some metric (every such run with ``force``).
+
+    Where a CLIP model is configured, also those it has not embedded yet (with its metrics).
+    """
+    from explorer import embeddings
+    from explorer.metrics_clip import configured
+
     runs = log.records("SELECT id, media_sha256, prompt FROM runs WHERE status = 'succeeded' AND media_sha256 IS NOT NULL ORDER BY created_at")
     if force:
         return runs
@@ -217,7 +236,10 @@ def to_measure(log: Log, *, force: bool = False) -> list[dict[str, Any]]:
     for row in log.records("SELECT DISTINCT run_id, name, version FROM metrics"):
         have.setdefault(row["run_id"], set()).add((row["name"], int(row["version"])))
     wanted = {(name, m.version) for name, m in METRICS.items()}
-    return [r for r in runs if not wanted <= have.get(r["id"], set())]
+    model = configured()
+    embedded = set() if model is None else {row["run_id"] for row in log.records(
+        "SELECT DISTINCT run_id FROM embeddings WHERE model = ? AND version = ?", [model, embeddings.VERSION])}
+    return [r for r in runs if not wanted <= have.get(r["id"], set()) or (model is not None and r["id"] not in embedded)]
 
 
 @dataclass
@@ -250,7 +272,7 @@ def backfill(log: Log, *, force: bool = False, on_run: Callable[[int, int], None
         else:
             try:
                 frames = read_frames(path)
-                store(log, row["id"], {**measure(frames), **_clip(frames, row["prompt"])})
+                _store_with_clip(log, row["id"], measure(frames), frames, row["prompt"])
                 result.measured += 1
             except Exception as exc:  # noqa: BLE001 - one unreadable clip must not stop the others; it is counted and named
                 warnings.warn(f"metrics for run {row['id']} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)

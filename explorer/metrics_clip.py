@@ -3,6 +3,9 @@
 ``clip_text``         cosine similarity between the prompt's text embedding and each frame's image embedding, averaged.
 ``clip_consistency``  cosine similarity between consecutive frames' image embeddings, averaged (1: the look holds).
 
+Each clip's embedding (the mean of those frames' normalised image embeddings, normalised again) is stored too
+(:mod:`explorer.embeddings`): the taste model and the atlas use a few of its principal components as features.
+
 The model is loaded once per process (on a GPU kernel it runs there; on a CPU it is slow: configure it where there
 is one). Without ``EXPLORER_CLIP_MODEL`` nothing here runs and ``transformers`` is never imported.
 """
@@ -36,9 +39,14 @@ def _load(name: str) -> tuple[Any, Any, str]:
 
 def measure_clip(frames: np.ndarray, prompt: str, name: str | None = None) -> dict[str, float]:
     """``{"clip_text", "clip_consistency"}`` for one clip; ``{}`` when no CLIP model is configured."""
+    return measure_and_embed(frames, prompt, name)[0]
+
+
+def measure_and_embed(frames: np.ndarray, prompt: str, name: str | None = None) -> tuple[dict[str, float], np.ndarray | None]:
+    """:func:`measure_clip` and the clip's embedding (unit length), from one pass of the model; ``({}, None)`` without one."""
     name = name or configured()
     if not name:
-        return {}
+        return {}, None
     import torch
 
     model, processor, device = _load(name)
@@ -51,4 +59,5 @@ def measure_clip(frames: np.ndarray, prompt: str, name: str | None = None) -> di
     text = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
     alignment = float((images @ text.T).mean())
     consistency = float((images[1:] * images[:-1]).sum(-1).mean()) if len(images) > 1 else 1.0
-    return {"clip_text": alignment, "clip_consistency": consistency}
+    pooled = torch.nn.functional.normalize(images.mean(0), dim=-1).cpu().numpy().astype(np.float32)
+    return {"clip_text": alignment, "clip_consistency": consistency}, pooled

@@ -162,7 +162,7 @@ def test_an_older_log_gains_the_mark_with_every_run_listed(tmp_path):
     conn.close()
     log = Log(path)
     with log.connection.session() as conn:
-        assert applied(conn)[-1] == MIGRATIONS[-1][0] == "0007_live_takes"
+        assert "0007_live_takes" in applied(conn) and applied(conn)[-1] == MIGRATIONS[-1][0]
     lab = explorer.Lab.on(log, "ada")
     assert list(lab.runs().id) == ["oldrun000001"] and list(lab.runs(limit=5).id) == ["oldrun000001"]
     log.close()

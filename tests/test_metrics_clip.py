@@ -71,3 +71,22 @@ def test_a_run_gets_clip_metrics_where_a_model_is_configured(tiny_clip, tmp_path
     row = lab.runs(metrics=True).iloc[0]
     assert run.ok and -1 <= row["metric_clip_text"] <= 1 and 0 < row["metric_clip_consistency"] <= 1 + 1e-6
     lab.log.close()
+
+
+def test_a_run_and_an_older_one_get_their_embedding_where_a_model_is_configured(tiny_clip, tmp_path, monkeypatch):
+    from explorer import embeddings
+
+    lab = explorer.open(tmp_path / "embed.duckdb", author="ada")
+    small = dict(frames=6, width=64, height=48, steps=2)
+    old = lab.generate("slow drift", progress=False, **small)  # before a model was configured: metrics, no embedding
+    assert len(lab.sql("SELECT * FROM embeddings")) == 0
+    monkeypatch.setenv("EXPLORER_CLIP_MODEL", tiny_clip)
+    new = lab.generate("fast zoom", progress=False, **small)
+    stored = embeddings.vectors(lab.log)
+    assert list(stored.index) == [new.id] and stored.shape[1] == 8  # the tiny model's projection_dim
+    assert np.linalg.norm(stored.iloc[0]) == pytest.approx(1.0, abs=1e-5)
+    assert embeddings.main_model(lab.log) == tiny_clip
+    assert lab.backfill_metrics(progress=False)["measured"] == 1  # the older run lacks only its embedding
+    assert sorted(embeddings.vectors(lab.log).index) == sorted([old.id, new.id])
+    assert lab.backfill_metrics(progress=False)["measured"] == 0
+    lab.log.close()

@@ -16,6 +16,7 @@ import pytest
 import explorer
 from explorer.log import Log, LogError, LogMissing, LogUnavailable
 from explorer.log.clock import utcnow
+from explorer import embeddings
 from explorer.log.copy import copy_log
 from explorer.log.lake import MARKER
 from explorer.log.recovery import doctor, temp_prefix, this_host
@@ -180,12 +181,13 @@ def _fill(lab):
     lab.rate(b.id, 2)
     lab.vote(a.id, b.id)
     lab.annotate(b.id, "string snaps", frame=2, region={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2})
+    embeddings.store(lab.log, a.id, "tiny-clip", [0.6, 0.8])
 
 
 def _contents(lab) -> dict:
     out = {}
     for table, order in (("runs", "id"), ("media", "sha256"), ("ratings", "id"), ("votes", "id"), ("annotations", "id"), ("sweeps", "id"),
-                         ("metrics", "run_id, name")):
+                         ("metrics", "run_id, name"), ("embeddings", "run_id")):
         frame = lab.log.query(f"SELECT * FROM {table} ORDER BY {order}")
         out[table] = frame.astype(str).values.tolist()
     return out
@@ -197,7 +199,7 @@ def test_log_copy_moves_everything_from_a_file_to_a_team_log_and_back(postgres, 
     (tmp_path / "shared").mkdir()
     team = explorer.open(postgres.new_database(), storage=tmp_path / "shared", author="ada")
     counts = copy_log(source.log, team.log)
-    assert counts == {"sweeps": 1, "runs": 4, "media": 4, "ratings": 2, "votes": 1, "annotations": 1, "metrics": 4 * len(METRICS), "clips": 4}
+    assert counts == {"sweeps": 1, "runs": 4, "media": 4, "ratings": 2, "votes": 1, "annotations": 1, "metrics": 4 * len(METRICS), "embeddings": 1, "clips": 4}
     assert _contents(team) == _contents(source)
     for sha in team.log.query("SELECT sha256 FROM media").sha256:
         assert team.log.media.verify(sha)  # the bytes arrived whole

@@ -1,6 +1,6 @@
 """``explorer log copy SRC DST``: a whole log, from a file to a team log and back.
 
-Every run, rating, vote, annotation, sweep, media and clip-metric row, and every clip file
+Every run, rating, vote, annotation, sweep, media, clip-metric and embedding row, and every clip file
 (with its poster and thumbnail). The clip files go first, the rows after in
 one transaction, so the destination never holds a row whose clip is missing
 and a copy that fails leaves it as it was (plus, at worst, clip files that
@@ -17,7 +17,7 @@ from typing import Callable
 
 from explorer.log.log import Log, LogError
 
-TABLES = ("sweeps", "runs", "media", "ratings", "votes", "annotations", "metrics")  # log_identity and schema_migrations stay each log's own
+TABLES = ("sweeps", "runs", "media", "ratings", "votes", "annotations", "metrics", "embeddings")  # log_identity and schema_migrations stay each log's own
 
 
 def copy_log(src: Log, dst: Log, *, on_file: Callable[[int, int], None] | None = None) -> dict[str, int]:

@@ -166,6 +166,22 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    "0008_embeddings",
+    # CLIP embeddings of clips where a CLIP model is configured (explorer.embeddings): append-only like metrics, one
+    # vector per run, model and version; readers take the latest of one model.
+    """
+    CREATE TABLE embeddings (
+        run_id VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,                 -- what EXPLORER_CLIP_MODEL named: a hub id or a folder
+        version INTEGER NOT NULL,
+        vector FLOAT[] NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE INDEX embeddings_run ON embeddings (run_id);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -1,6 +1,7 @@
 """The team's taste model: which clip the team would prefer, learnt from its own votes and stars.
 
-A Bradley–Terry model whose strengths are a linear function of each clip's features (its metrics, standardised):
+A Bradley–Terry model whose strengths are a linear function of each clip's features (its metrics, and where a CLIP
+model embedded the clips the first principal components of their embeddings, :mod:`explorer.embeddings`; standardised):
 ``P(a beats b) = σ(w · (f(a) − f(b)))``. That is a logistic regression on feature differences without an intercept,
 fitted by scikit-learn's ``LogisticRegression`` (L2-regularised, so a handful of votes cannot give a wild model)::
 
@@ -28,12 +29,13 @@ and ranks a sweep's cells, once it has learnt from ``MIN_COMPARISONS`` compariso
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
 
+from explorer.embeddings import PREFIX as EMBEDDING_PREFIX, Reduction
 from explorer.log.per_log import PerLog
 from explorer.review.metric_agreement import REFERENCE, _latest_stars, binomial_interval
 
@@ -61,6 +63,7 @@ class TasteModel:
     high: float | None = None
     held_out: int = 0  # votes scored
     per_reviewer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    embedding: Reduction | None = None  # how CLIP embeddings became features (None: metrics only)
 
     @property
     def features(self) -> list[str]:
@@ -85,7 +88,9 @@ class TasteModel:
 
     def describe(self) -> str:
         """One line: what it learnt from and how often it is right on votes it did not see."""
-        learnt = f"learnt from {self.votes:,} votes and {self.star_pairs:,} star comparisons"
+        pcs = sum(f.startswith(EMBEDDING_PREFIX) for f in self.features)
+        over = f"{len(self.features) - pcs} metrics" + (f" and {pcs} CLIP embedding components" if pcs else "")
+        learnt = f"learnt from {self.votes:,} votes and {self.star_pairs:,} star comparisons, over {over}"
         if self.accuracy is None:
             return f"taste model: {learnt}; too few votes to say how often it is right"
         return (f"taste model: {learnt}; right on {self.accuracy:.0%} of {self.held_out:,} held-out votes "
@@ -95,7 +100,8 @@ class TasteModel:
     def to_dict(self) -> dict[str, Any]:
         return {"votes": self.votes, "star_pairs": self.star_pairs, "ready": self.ready, "accuracy": self.accuracy,
                 "low": self.low, "high": self.high, "held_out": self.held_out, "per_reviewer": self.per_reviewer,
-                "weights": {k: float(v) for k, v in self.weights.items()}, "describe": self.describe()}
+                "weights": {k: float(v) for k, v in self.weights.items()}, "describe": self.describe(),
+                "embedding_model": self.embedding.model if self.embedding is not None else None}
 
 
 def fit(values: pd.DataFrame, votes: pd.DataFrame, ratings: pd.DataFrame | None = None, *, folds: int = FOLDS,
@@ -222,7 +228,7 @@ def taste_model(lab: Lab, *, wait: float | None = None) -> TasteModel:
     """
     state = _current.get(lab.log)
     seen = tuple(lab.log.records("SELECT (SELECT count(*) FROM votes) AS v, (SELECT count(*) FROM ratings) AS r, "
-                                 "(SELECT count(*) FROM metrics) AS m")[0].values())
+                                 "(SELECT count(*) FROM metrics) AS m, (SELECT count(*) FROM embeddings) AS e")[0].values())
     with state.lock:
         if state.model is not None and seen == state.seen:
             return state.model
@@ -236,13 +242,21 @@ def taste_model(lab: Lab, *, wait: float | None = None) -> TasteModel:
         return state.model if state.model is not None else UNFITTED
 
 
-def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
+def features(lab: Lab) -> tuple[pd.DataFrame, Reduction | None]:
+    """Every measured or embedded run's features (metrics by name, ``clip_pc1``…), and how embeddings were reduced."""
+    from explorer import embeddings
     from explorer.metrics import table
 
+    values = table(lab.log)
+    values.columns = [c.removeprefix("metric_") for c in values.columns]
+    pcs, reduction = embeddings.components(lab.log)
+    return (values.join(pcs, how="outer") if len(pcs.columns) else values), reduction
+
+
+def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
     try:
-        values = table(lab.log)
-        values.columns = [c.removeprefix("metric_") for c in values.columns]
-        model = fit(values, lab.votes(), lab.ratings())
+        values, reduction = features(lab)
+        model = replace(fit(values, lab.votes(), lab.ratings()), embedding=reduction)
     finally:
         with state.lock:
             if state.fitting == seen:
@@ -254,11 +268,16 @@ def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
 
 def predicted_taste(lab: Lab, runs: Iterable[Any], *, wait: float | None = None) -> pd.Series:
     """Predicted taste of each run (ids or Run objects), in the order given; NaN where it has no metrics."""
+    from explorer import embeddings
     from explorer.metrics import latest
 
     ids = [getattr(r, "id", r) for r in runs]
     model = taste_model(lab, wait=wait)
-    values = pd.DataFrame.from_dict(latest(lab.log, ids), orient="index").reindex(ids)
+    values = pd.DataFrame.from_dict(latest(lab.log, ids), orient="index")
+    if model.embedding is not None:  # projected on the components the model was fitted on
+        pcs = model.embedding.apply(embeddings.vectors(lab.log, model.embedding.model, ids))
+        values = values.join(pcs, how="outer") if len(values.columns) else pcs
+    values = values.reindex(ids)
     return model.scores(values) if model.features else pd.Series(np.nan, index=ids, dtype="float64")
 
 
