@@ -13,17 +13,19 @@ True
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
 import platform
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from explorer import backends
+from explorer import backends, metrics
 from explorer.backends.base import Cancelled, RunControl, Step
 from explorer.log import Log, default_author, default_db_path
 from explorer.log import queries
@@ -32,6 +34,7 @@ from explorer.media import MediaError, check_frames, read_recipe
 from explorer.request import Request, RequestError, check, shown
 
 if TYPE_CHECKING:  # pandas only where a DataFrame is returned: the CLI's commands need none
+    import numpy as np
     import pandas as pd
 
 
@@ -173,14 +176,14 @@ class Lab:
             outcome["device"] = info.get("device", "cpu")
             frames = check_frames(backend.generate(request, control))
             generated = time.perf_counter()
+            measuring = _measure_beside(frames) if self.compute_metrics else None
             clip = self.log.media.put(frames, request.fps, recipe={"run": run_id, "request": request.to_dict()}, audio=audio_file)
             encoded = time.perf_counter()
             timings = {"generate_s": generated - started, "encode_s": encoded - generated}
-            self.log.finish_run(run_id, "succeeded", clip=clip, duration_s=encoded - started, timings=timings, **outcome)
-            if self.compute_metrics:  # after the run is finished: a fault here is a warning, never a failed run
-                from explorer.metrics import measure_and_store
-
-                measure_and_store(self.log, run_id, frames, request.prompt)
+            values = metrics.measured(measuring, run_id) if measuring is not None else None  # a fault: a warning, no metrics
+            self.log.finish_run(run_id, "succeeded", clip=clip, duration_s=encoded - started, timings=timings, metrics=values, **outcome)
+            if measuring is not None:
+                metrics.store_clip(self.log, run_id, frames, request.prompt)
             return Run(run_id, "succeeded", request, clip.path, clip.sha256, duration_s=encoded - started)
         except Cancelled as exc:
             return self._end(run_id, "cancelled", request, started, outcome, str(exc))
@@ -504,6 +507,20 @@ class _TqdmSteps:
 
     def close(self) -> None:
         self.bar.close()
+
+
+_measurer: concurrent.futures.ThreadPoolExecutor | None = None
+_measurer_lock = threading.Lock()
+
+
+def _measure_beside(frames: np.ndarray) -> concurrent.futures.Future:
+    """Start measuring a clip's metrics in a thread while it is encoded: OpenCV and the encoder both release the GIL,
+    so on a machine with two cores or more the metrics add next to nothing to ``generate`` (bench/metrics_cost.py)."""
+    global _measurer
+    with _measurer_lock:
+        if _measurer is None:
+            _measurer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-metrics")
+    return _measurer.submit(lambda: metrics.measure(frames))  # looked up at call time: tests may replace it
 
 
 def _progress_bar(request: Request) -> _TqdmSteps | None:

@@ -47,6 +47,8 @@ import numpy as np
 from explorer.log.clock import utcnow
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import duckdb
     import pandas as pd
 
@@ -144,15 +146,18 @@ LATEST = """
 
 def store(log: Log, run_id: str, values: dict[str, float]) -> None:
     """Append one row per metric of ``run_id`` (rows are never updated: a new version is a new row)."""
+    if values:
+        log.connection.transaction(lambda conn: insert(conn, run_id, values))
+
+
+def insert(conn: duckdb.DuckDBPyConnection, run_id: str, values: dict[str, float]) -> None:
+    """:func:`store`'s rows, inside the caller's transaction: a new run's are written with its finish
+    (:meth:`explorer.log.Log.finish_run`), one commit instead of two."""
     now = utcnow()
     rows = [[run_id, name, METRICS[name].version if name in METRICS else 1, _finite(value), now] for name, value in values.items()]
-
-    def write(conn: duckdb.DuckDBPyConnection) -> None:  # one statement for all rows (executemany is one per row)
+    if rows:  # one statement for all rows (executemany is one per row)
         conn.execute("INSERT INTO metrics (run_id, name, version, value, created_at) VALUES "
                      + ", ".join(["(?, ?, ?, ?, ?)"] * len(rows)), [v for row in rows for v in row])
-
-    if rows:
-        log.connection.transaction(write)
 
 
 def _finite(value: float) -> float | None:
@@ -160,19 +165,31 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def measure_and_store(log: Log, run_id: str, frames: np.ndarray, prompt: str | None = None) -> dict[str, float] | None:
-    """:func:`measure` (and the CLIP metrics and embedding where ``EXPLORER_CLIP_MODEL`` is set, given the ``prompt``)
-    then :func:`store`.
+def measured(measuring: Future, run_id: str) -> dict[str, float] | None:
+    """The values of a measurement under way (:meth:`explorer.lab.Lab.generate` measures while it encodes).
 
-    A fault is a warning, never an exception (a run must not fail for its metrics).
+    A fault is a warning and None, never an exception: a run must not fail for its metrics.
     """
     try:
-        values = measure(frames)
-        _store_with_clip(log, run_id, values, frames, prompt)
-        return values
+        return measuring.result()
     except Exception as exc:  # noqa: BLE001 - metrics are a by-product: the clip and its run stand without them
-        warnings.warn(f"metrics for run {run_id} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        _warn(run_id, exc)
         return None
+
+
+def store_clip(log: Log, run_id: str, frames: np.ndarray, prompt: str | None) -> None:
+    """Where a CLIP model is configured: a new run's CLIP metrics and embedding, stored (a fault is a warning)."""
+    from explorer.metrics_clip import configured
+
+    if configured():
+        try:
+            _store_with_clip(log, run_id, {}, frames, prompt)
+        except Exception as exc:  # noqa: BLE001 - as measured(): the run stands without them
+            _warn(run_id, exc)
+
+
+def _warn(run_id: str, exc: Exception) -> None:
+    warnings.warn(f"metrics for run {run_id} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
 
 
 def _store_with_clip(log: Log, run_id: str, values: dict[str, float], frames: np.ndarray, prompt: str | None) -> None:
@@ -275,7 +292,7 @@ def backfill(log: Log, *, force: bool = False, on_run: Callable[[int, int], None
                 _store_with_clip(log, row["id"], measure(frames), frames, row["prompt"])
                 result.measured += 1
             except Exception as exc:  # noqa: BLE001 - one unreadable clip must not stop the others; it is counted and named
-                warnings.warn(f"metrics for run {row['id']} not computed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+                _warn(row["id"], exc)
                 result.failed += 1
         if on_run is not None:
             on_run(done, len(todo))

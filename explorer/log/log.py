@@ -337,7 +337,8 @@ class Log:
 
     def finish_run(self, run_id: str, status: str, *, clip: StoredClip | None = None, error: str | None = None, hint: str | None = None,
                    duration_s: float | None = None, timings: dict | None = None, device: str | None = None,
-                   versions: dict | None = None, backend_info: dict | None = None) -> None:
+                   versions: dict | None = None, backend_info: dict | None = None, metrics: dict[str, float] | None = None) -> None:
+        """Record a run's outcome (and its clip's metrics, in the same commit)."""
         if status not in RUN_STATUSES[1:4]:
             raise LogError(f"status: must be one of {', '.join(RUN_STATUSES[1:4])} (got {status!r})")
         def write(conn: duckdb.DuckDBPyConnection) -> None:
@@ -356,6 +357,10 @@ class Log:
                 [status, utcnow(), error, hint, duration_s, _json(timings), device, _json(versions), _json(backend_info),
                  clip.sha256 if clip else None, run_id],
             )
+            if metrics:
+                from explorer.metrics import insert
+
+                insert(conn, run_id, metrics)
 
         self.connection.transaction(write)
 
