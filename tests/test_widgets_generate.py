@@ -150,3 +150,28 @@ def test_a_star_under_a_sweep_cell_rates_that_cells_run_as_the_author(lab):
     assert {c["clip"]["id"]: c["my_rating"] for c in again.cells}[cell["clip"]["id"]] == 4
     assert "“forest”" in grid.shared and "guidance" not in grid.shared and "seed" not in grid.shared
     assert again.shared == grid.shared
+
+
+def test_a_finished_sweep_ranks_its_cells_by_the_taste_model_once_it_is_ready(lab):
+    from test_metrics import SMALL
+    from test_taste import _voted_by_motion
+
+    from explorer.review.taste import predicted_taste
+
+    early = SweepGrid(lab, "forest", {"seed": [1, 2]}, **SMALL)
+    early.wait(60)
+    assert early.taste["ranks"] == {} and "not ready" in early.taste["note"]  # no votes yet: no ranks
+
+    _voted_by_motion(lab)  # 36 votes, the more motion the better
+    grid = SweepGrid(lab, "x", {"prompt": ["a still lake", "fast zoom"], "seed": [4, 5]}, **SMALL)
+    grid.wait(60)
+    ranks = grid.taste["ranks"]
+    ids = [c["clip"]["id"] for c in grid.cells]
+    assert sorted(ranks.values()) == [1, 2, 3, 4] and set(ranks) == set(ids)
+    assert sorted(ids, key=ranks.get) == list(predicted_taste(lab, ids).sort_values(ascending=False).index)
+    motion = lab.metrics().loc[ids, "metric_motion"]
+    best, worst = min(ids, key=ranks.get), max(ids, key=ranks.get)
+    assert motion[best] == motion.max() and motion[worst] == motion.min()  # the model learnt the votes' taste for motion
+    assert "learnt from 36 votes" in grid.taste["note"]
+    again = SweepGrid(lab, None, None, sweep_id=grid.sweep_id)  # reopened: ranked the same
+    assert again.taste["ranks"] == ranks

@@ -9,12 +9,13 @@ export default {
     // cells done of total (workers busy and the ETA are in the message beside it)
     const bar = h("progress", { class: "cx-sweep-progress", max: 1, value: 0, title: "Cells done of total" });
     const shared = h("div", { class: "cx-sweep-shared", title: "What every cell has in common; the headers say what differs" });
+    const tasteNote = h("div", { class: "cx-sweep-shared cx-sweep-taste-note", title: "The cells' taste ranks come from this model; it never stands in for your stars" });
     const cancel = h("button", { class: "cx-cancel", title: "Stop the sweep after the current step" }, "Cancel sweep");
     cancel.onclick = () => model.send({ type: "cancel" });
     const detail = h("div", { class: "cx-sweep-detail" });
     const root = h("div", { class: "cx-sweep", tabindex: 0 });
     const transport = createSyncTransport(root);
-    root.append(h("div", { class: "cx-row" }, h("b", {}, "Sweep"), bar, message, cancel), shared, table, transport.bar, detail);
+    root.append(h("div", { class: "cx-row" }, h("b", {}, "Sweep"), bar, message, cancel), shared, table, tasteNote, transport.bar, detail);
     el.append(root);
 
     // -- one cell closer: its own full player below the grid (steps, speed, keys) --------------------------
@@ -43,9 +44,11 @@ export default {
         { className: "cx-star-row cx-sweep-stars", title: "Rate this cell's run (saved at once)" });
       // which Ray worker made it (name · host · device); nothing for a cell made in the kernel
       const worker = cell.worker ? h("div", { class: "cx-sweep-worker", title: `made by worker ${cell.worker}` }, cell.worker) : null;
+      // its rank by the team's taste model (1 = the model's best guess), once the model is ready
+      const taste = h("span", { class: "cx-sweep-taste" });
       const node = h("div", { class: "cx-sweep-cell cx-sweep-clip", dataset: { status: cell.status, id: cell.clip.id } },
-        h("div", { class: "cx-stage cx-sweep-stage" }, video, tools), stars.root, worker);
-      return { clipId: cell.clip.id, node, video, clip: cell.clip, stars };
+        h("div", { class: "cx-stage cx-sweep-stage" }, video, tools), h("div", { class: "cx-row cx-sweep-under" }, stars.root, taste), worker);
+      return { clipId: cell.clip.id, node, video, clip: cell.clip, stars, taste };
     };
 
     let videoKey = "";
@@ -67,6 +70,9 @@ export default {
             if (!cellViews.has(key) || cellViews.get(key).clipId !== cell.clip.id) cellViews.set(key, cellView(cell));
             const view = cellViews.get(key);
             view.stars.set(cell.my_rating || 0);
+            const rank = (model.get("taste").ranks || {})[cell.clip.id];
+            view.taste.textContent = rank ? `taste #${rank}` : "";
+            view.taste.title = rank ? `predicted by the team's taste model: #${rank} of this sweep\n${model.get("taste").note}` : "";
             nodes.push(view.node);
           } else {
             const who = cell.worker ? cell.worker.split(" · ")[0] : "";
@@ -88,8 +94,9 @@ export default {
       bar.hidden = !progress.total;
       bar.value = progress.total ? progress.done / progress.total : 0;
       shared.textContent = model.get("shared") ? `shared: ${model.get("shared")}` : "";
+      tasteNote.textContent = model.get("taste").note || "";
     };
-    const events = "change:cells change:row_labels change:col_labels change:running change:message change:shared change:progress";
+    const events = "change:cells change:row_labels change:col_labels change:running change:message change:shared change:progress change:taste";
     model.on(events, draw);
     draw();
     return () => { model.off(events, draw); closeDetail(); transport.destroy(); };

@@ -14,6 +14,7 @@ from typing import Any
 import traitlets
 
 from explorer.backends.base import RunControl
+from explorer.review.taste import MIN_COMPARISONS, QUEUE_WAIT
 from explorer.widgets._base import ExplorerWidget
 from explorer.widgets.differences import describe_differences
 
@@ -38,6 +39,7 @@ class SweepGrid(ExplorerWidget):
     cells = traitlets.List().tag(sync=True)  # [{"row", "col", "cell", "status", "clip"?, "error"?, "my_rating", "worker"}]
     progress = traitlets.Dict().tag(sync=True)  # {"total", "done", "busy", "workers", "eta_s", …}: cells done of total, workers busy, ETA
     shared = traitlets.Unicode("").tag(sync=True)  # what every cell has in common (the axes say what differs)
+    taste = traitlets.Dict().tag(sync=True)  # {"ranks": {run id: 1 = best predicted}, "note": what the taste model learnt from}
     running = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
@@ -144,6 +146,7 @@ class SweepGrid(ExplorerWidget):
                                  "eta_s": round(elapsed / (index + 1) * (total - index - 1), 1)}
             done = sum(c["status"] == "succeeded" for c in self.cells)
             self.message = f"sweep {self.sweep_id}: {done} of {len(self.cells)} cells done"
+            self._rank_by_taste()
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a thread
             self.message = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -171,6 +174,7 @@ class SweepGrid(ExplorerWidget):
                                        on_cell=on_cell, on_progress=on_progress)
             done = report.counts.get("succeeded", 0)
             self.message = f"sweep {self.sweep_id}: {done} of {len(self.cells)} cells done on {len(report.workers)} worker(s)"
+            self._rank_by_taste()
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never lost in a thread
             self.message = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -201,6 +205,20 @@ class SweepGrid(ExplorerWidget):
         base = json.loads(sweep["base_request"][0])
         self.shared = describe_differences([{**base, **cell} for cell in cells])["shared"]
         self.message = f"sweep {self.sweep_id} reopened from the log"
+        self._rank_by_taste(wait=QUEUE_WAIT)  # the kernel waits at most that long for a refit
+
+    def _rank_by_taste(self, wait: float | None = None) -> None:
+        """Each finished cell's rank by the team's taste model (explorer.review.taste), once the model is ready."""
+        from explorer.review.taste import predicted_taste, taste_model
+
+        ids = [c["clip"]["id"] for c in self.cells if c.get("clip") and c["status"] == "succeeded"]
+        model = taste_model(self._lab, wait=wait)
+        if not model.ready:
+            learnt = model.votes + model.star_pairs
+            self.taste = {"ranks": {}, "note": f"taste model: not ready ({learnt} of {MIN_COMPARISONS} comparisons learnt)"}
+            return
+        predicted = predicted_taste(self._lab, ids, wait=wait).dropna().sort_values(ascending=False, kind="stable")
+        self.taste = {"ranks": {run_id: rank for rank, run_id in enumerate(predicted.index, 1)}, "note": model.describe()}
 
 
 def _worker(backend_info: Any) -> str | None:
