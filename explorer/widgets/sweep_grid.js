@@ -9,7 +9,7 @@ export default {
     // cells done of total (workers busy and the ETA are in the message beside it)
     const bar = h("progress", { class: "cx-sweep-progress", max: 1, value: 0, title: "Cells done of total" });
     const shared = h("div", { class: "cx-sweep-shared", title: "What every cell has in common; the headers say what differs" });
-    const tasteNote = h("div", { class: "cx-sweep-shared cx-sweep-taste-note", title: "The cells' taste ranks come from this model; it never stands in for your stars" });
+    const tasteNote = h("div", { class: "cx-sweep-taste-note", title: "The cells' taste ranks come from this model; it never stands in for your stars" });
     const cancel = h("button", { class: "cx-cancel", title: "Stop the sweep after the current step" }, "Cancel sweep");
     cancel.onclick = () => model.send({ type: "cancel" });
     const detail = h("div", { class: "cx-sweep-detail" });

@@ -144,6 +144,7 @@ def test_sweep_fills_cell_by_cell_plays_on_one_transport_and_rates_a_cell(page, 
         time.sleep(0.1)
     assert statuses[-1] == 4 and len(set(statuses)) >= 3, statuses  # filled one by one, not all at once
     expect(grid.locator(".cx-sweep-shared")).to_contain_text("forest mountains")
+    expect(grid.locator(".cx-sweep-taste-note")).to_contain_text("taste model: not ready")  # no votes in this log yet
 
     # one transport for the whole grid; a cell's own controls only on hover
     videos = grid.locator(".cx-sweep-cell video")
