@@ -2,9 +2,10 @@
 
 A refit is what happens after a vote arrives: cross-validation (5 folds) and the final fit, on every vote and on the
 comparisons drawn from stars. Simulated: clips with six metrics, reviewers whose taste follows two of them with noise,
-votes on random pairs, and one star per clip from each of three reviewers.
+votes on random pairs, and one star per clip from each of three reviewers. Then the same with a CLIP embedding per
+clip (random unit vectors of ``--dims`` numbers): reducing them to 8 components (PCA) and fitting over 6 + 8 features.
 
-    python bench/taste_refit.py [--votes 10000,100000] [--clips 20000] [--repeat 3]
+    python bench/taste_refit.py [--votes 10000,100000] [--clips 20000] [--repeat 3] [--dims 512]
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ def simulate(n_clips: int, n_votes: int, seed: int = 0) -> tuple[pd.DataFrame, p
 
 
 def main() -> None:
+    from explorer import embeddings
     from explorer.review.taste import fit
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--votes", default="10000,100000", help="comma-separated vote counts")
     parser.add_argument("--clips", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dims", type=int, default=512, help="CLIP embedding size (ViT-B/32: 512, ViT-L/14: 768); 0 skips")
     args = parser.parse_args()
     print(f"machine: {machine()}; load {load()}")
+    vectors = None
+    if args.dims:
+        vectors = pd.DataFrame(np.random.default_rng(1).normal(size=(args.clips, args.dims)).astype(np.float32),
+                               index=[f"r{k:06d}" for k in range(args.clips)])
     for n_votes in (int(v) for v in args.votes.split(",")):
         values, votes, ratings, ceiling = simulate(args.clips, n_votes)
         times, model = [], None
@@ -59,6 +66,19 @@ def main() -> None:
         print(f"refit  {args.clips:,} clips, {n_votes:>7,} votes + {model.star_pairs:,} star comparisons: "
               f"{median(times):6.2f} s median of {args.repeat} (5-fold CV + final fit); "
               f"held-out {model.accuracy:.1%} ({model.low:.1%}-{model.high:.1%}), simulated ceiling {ceiling:.1%}")
+        if vectors is None:
+            continue
+        reduce_times, fit_times = [], []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            reduction = embeddings.reduce(vectors)
+            features = values.join(reduction.apply(vectors))
+            reduce_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model = fit(features, votes, ratings)
+            fit_times.append(time.perf_counter() - start)
+        print(f"  + CLIP embeddings ({args.dims}-d -> {len(reduction.names)} components): reduce {median(reduce_times):.2f} s, "
+              f"refit {median(fit_times):.2f} s over {len(model.features)} features; held-out {model.accuracy:.1%}")
 
 
 if __name__ == "__main__":
