@@ -175,3 +175,48 @@ def test_a_finished_sweep_ranks_its_cells_by_the_taste_model_once_it_is_ready(la
     assert "learnt from 36 votes" in grid.taste["note"]
     again = SweepGrid(lab, None, None, sweep_id=grid.sweep_id)  # reopened: ranked the same
     assert again.taste["ranks"] == ranks
+
+
+# -- files attached in the panel ----------------------------------------------------------------
+
+
+def test_files_picked_in_the_panel_are_stored_at_once_and_go_with_every_run(lab, tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from test_audio import streams_of, write_clicks
+
+    from explorer.media import read_frames
+
+    panel = GeneratePanel(lab, "a kite", **FAST)
+    picture = io.BytesIO()
+    Image.fromarray(np.full((48, 64, 3), (200, 40, 40), np.uint8)).save(picture, format="PNG")
+    # what the browser's file picker sends: the field, the file's name, its bytes as a buffer
+    panel._on_custom(panel, {"type": "attach", "field": "image", "name": "red.png"}, [picture.getvalue()])
+    sound = write_clicks(tmp_path / "clicks.wav", seconds=1.0, times=[0.2])
+    panel._on_custom(panel, {"type": "attach", "field": "audio", "name": "clicks.wav"}, [sound.read_bytes()])
+    assert set(panel.media) == {"image", "audio"} and panel.error == ""
+    assert panel.media["image"]["source"] == "red.png" and panel.media["audio"]["name"] == "clicks.wav"
+    sound.unlink()  # stored at once: the run does not need the file any more
+
+    # a file that is not what the field needs is refused at once, naming the field; what was attached stays
+    panel._on_custom(panel, {"type": "attach", "field": "last_image", "name": "notes.txt"}, [b"not a picture"])
+    assert panel.error.startswith("RequestError") and "last_image" in panel.error and set(panel.media) == {"image", "audio"}
+    panel._on_custom(panel, {"type": "attach", "field": "prompt", "name": "x.png"}, [picture.getvalue()])
+    assert "attach: the field must be one of" in panel.error
+
+    press(panel, {"type": "generate"})
+    run = lab.run(panel.strip[0]["id"])
+    assert run.ok and run.request.image["sha256"] == panel.media["image"]["sha256"] and run.request.audio["name"] == "clicks.wav"
+    assert lab.log.media.path(run.request.image["sha256"], ".png").is_file()
+    assert streams_of(run.media) == ["video", "audio"]
+    first = read_frames(run.media)[0].reshape(-1, 3).mean(axis=0)
+    assert first[0] > first[1] + 60  # the red first frame the clip starts from
+
+    press(panel, {"type": "detach", "field": "audio"})
+    press(panel, {"type": "generate"})
+    plain = lab.run(panel.strip[0]["id"])
+    assert plain.request.audio is None and plain.request.image == run.request.image
+    panel.fork(run.id)  # forking a run brings its media back into the form
+    assert panel.media == {"image": run.request.image, "audio": run.request.audio}

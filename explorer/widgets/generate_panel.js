@@ -1,5 +1,10 @@
 // GeneratePanel: the form, Generate / Variations / Cancel, progress, live preview, and the strip of takes.
 const FIELD_LABELS = { seed: "seed", frames: "frames", fps: "fps", width: "width", height: "height", steps: "steps", guidance: "guidance" };
+// what a picked or dropped file can be (the request's field: its label); a dropped file goes by its type
+const MEDIA_LABELS = { image: "first frame", last_image: "last frame", video: "video", mask: "mask", audio: "sound" };
+const DROPPED = { image: "image", video: "video", audio: "audio" };
+// the kernel's websocket takes messages up to 10 MiB: a bigger file is attached from Python (panel.attach)
+const MOST_UPLOAD_BYTES = 8 * 2 ** 20;
 
 // Preview latency (kernel produced → drawn here), kept for the benchmark that reads it from the page.
 window.__explorerPreviewLatency = window.__explorerPreviewLatency || [];
@@ -34,8 +39,14 @@ export default {
     const previewEmpty = h("div", { class: "cx-preview cx-preview-empty" }, "the preview shows here while a clip is made");
     const previewStep = h("div", { class: "cx-preview-step" });
     const strip = h("div", { class: "cx-strip" });
+    const mediaField = h("select", { class: "cx-media-field", title: "What the file is for" },
+      ...Object.entries(MEDIA_LABELS).map(([value, label]) => h("option", { value }, label)));
+    const filePicker = h("input", { class: "cx-media-file", type: "file", hidden: true, accept: "image/*,video/*,audio/*" });
+    const attachButton = h("button", { class: "cx-attach", title: "Attach a picture, clip or sound to every run (or drop a file on the form)" }, "attach…");
+    const mediaChips = h("span", { class: "cx-media" });
     el.append(h("div", { class: "cx-generate-panel" },
       h("div", { class: "cx-form" }, prompt, negative, h("div", { class: "cx-row" }, backend, modelInput), fieldsBox, paramsBox,
+        h("div", { class: "cx-row cx-media-row" }, mediaField, attachButton, filePicker, mediaChips),
         h("div", { class: "cx-row" }, generateButton, variationsCount, variationsButton, cancelButton, liveLabel, keepButton),
         h("div", { class: "cx-row" }, bar, progressText), message, errorBox),
       h("div", { class: "cx-preview-box" }, previewEmpty, preview, previewStep),
@@ -63,6 +74,33 @@ export default {
     variationsButton.onclick = () => model.send({ type: "variations", n: Number(variationsCount.value) });
     cancelButton.onclick = () => model.send({ type: "cancel" });
     liveSwitch.addEventListener("change", () => sync("live", liveSwitch.checked));
+    const attach = async (field, file) => {
+      if (file.size > MOST_UPLOAD_BYTES) {
+        errorBox.textContent = `${field}: ${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB, more than the browser can send the kernel (8 MB); in Python: panel.attach("${field}", "path/to/${file.name}")`;
+        errorBox.hidden = false;
+        return;
+      }
+      model.send({ type: "attach", field, name: file.name }, undefined, [await file.arrayBuffer()]);
+    };
+    attachButton.onclick = () => filePicker.click();
+    filePicker.addEventListener("change", () => {
+      if (filePicker.files.length) void attach(mediaField.value, filePicker.files[0]);
+      filePicker.value = "";
+    });
+    const form = el.querySelector(".cx-form");
+    form.addEventListener("dragover", (e) => { if (e.dataTransfer?.types.includes("Files")) { e.preventDefault(); form.dataset.drop = "yes"; } });
+    form.addEventListener("dragleave", () => { delete form.dataset.drop; });
+    form.addEventListener("drop", (e) => {
+      delete form.dataset.drop;
+      const file = e.dataTransfer?.files[0];
+      if (!file) return;
+      e.preventDefault();
+      const type = file.type.split("/")[0];
+      const picked = mediaField.value;
+      // a picture dropped while "last frame" or "mask" is chosen goes there (a clip onto "mask" too); else its type decides
+      const chosen = (type === "image" && ["image", "last_image", "mask"].includes(picked)) || (type === "video" && picked === "mask");
+      void attach(chosen ? picked : DROPPED[type] || picked, file);
+    });
     keepButton.onclick = () => model.send({ type: "keep" });
 
     // Built once per limits; the values are then set in place (never on the input being used), so typing or dragging
@@ -126,6 +164,15 @@ export default {
       variationsCount.value = String(model.get("variations"));
       backend.replaceChildren(...model.get("backends").map((b) => h("option", { value: b, selected: b === model.get("backend") }, b)));
       modelInput.style.display = model.get("backend") === "sketch" ? "none" : "";
+    };
+    const drawMedia = () => {
+      const media = model.get("media") || {};
+      mediaChips.replaceChildren(...Object.entries(media).map(([field, ref]) => {
+        const remove = h("button", { class: "cx-media-remove", title: `Run without the ${MEDIA_LABELS[field] || field}` }, "✕");
+        remove.onclick = () => model.send({ type: "detach", field });
+        return h("span", { class: "cx-chip", dataset: { field }, title: ref.sha256 ? `stored as ${ref.sha256.slice(0, 12)}…` : "" },
+          `${MEDIA_LABELS[field] || field}: ${ref.name || ref.source || "attached"}`, remove);
+      }));
     };
     const drawLive = () => {
       const live = model.get("live");
@@ -207,9 +254,9 @@ export default {
     model.on("msg:custom", onCustom);
     const handlers = [["change:limits", buildFields], ["change:fields", drawFields], ["change:params change:extra", drawParams], ["change:live", drawLive],
       ["change:prompt change:negative_prompt change:model change:backend change:backends change:variations", drawState],
-      ["change:running", drawRunning], ["change:progress", drawProgress], ["change:message change:error", drawMessages], ["change:strip", drawStrip]];
+      ["change:running", drawRunning], ["change:progress", drawProgress], ["change:message change:error", drawMessages], ["change:strip", drawStrip], ["change:media", drawMedia]];
     for (const [events, fn] of handlers) model.on(events, fn);
-    buildFields(); drawParams(); drawState(); drawRunning(); drawProgress(); drawMessages(); drawStrip(); drawLive();
+    buildFields(); drawParams(); drawState(); drawRunning(); drawProgress(); drawMessages(); drawStrip(); drawLive(); drawMedia();
     return () => {
       model.off("msg:custom", onCustom);
       if (previewUrl) URL.revokeObjectURL(previewUrl);

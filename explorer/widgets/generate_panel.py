@@ -10,13 +10,19 @@ edit goes to an :class:`explorer.live.LiveRunner` (debounced, the stale take
 cancelled, the latest wins, on its own worker thread). Live takes are logged
 marked ``live`` and hidden from listings and review until kept (the Keep button,
 ``panel.keep()`` or ``lab.keep(run)``).
+
+Files picked in the panel (a first or last frame, a video, a mask, a sound) travel to the kernel as bytes, are
+stored by hash at once (a bad file is refused there, naming the field) and go with every run until removed
+(``panel.attach(field, path_or_bytes)``, ``panel.detach(field)``).
 """
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import traitlets
@@ -29,6 +35,7 @@ from explorer.request import LIMITS, Request, RequestError
 from explorer.widgets._base import ExplorerWidget
 
 COMMON_FIELDS = ("seed", "frames", "fps", "width", "height", "steps", "guidance")
+MEDIA_FIELDS = ("image", "last_image", "video", "mask", "audio")  # what a file picked in the panel can be
 LIVE_LINGER_S = 30.0  # how long a file log stays open between live takes
 
 
@@ -56,6 +63,7 @@ class GeneratePanel(ExplorerWidget):
     live = traitlets.Bool(False).tag(sync=True)  # regenerate as the form changes (explorer.live)
     live_seq = traitlets.Int(0).tag(sync=True)  # the browser's count of live edits: previews carry the edit they answer
     live_delay = traitlets.Float(DELAY_S).tag(sync=True)  # seconds of quiet before a live take starts
+    media = traitlets.Dict().tag(sync=True)  # {field: its stored reference}: attached files, sent with every run
 
     def __init__(self, lab: Any, prompt: str = "", **fields: Any):
         defaults = Request(prompt=prompt or "placeholder", **{k: v for k, v in fields.items() if k in Request.model_fields and k != "prompt"})
@@ -76,7 +84,7 @@ class GeneratePanel(ExplorerWidget):
         self._live: LiveRunner | None = None
         self._linger: float | None = None  # the log connection's own linger, while live mode raises it
         self.observe(self._on_live_switch, names=["live"])
-        self.observe(self._on_form_edit, names=["prompt", "negative_prompt", "fields", "extra", "backend", "model"])
+        self.observe(self._on_form_edit, names=["prompt", "negative_prompt", "fields", "extra", "backend", "model", "media"])
 
     # -- from the browser ------------------------------------------------------
 
@@ -93,6 +101,12 @@ class GeneratePanel(ExplorerWidget):
                 self.fork(content["id"])
             elif kind == "keep":
                 self.keep(content.get("id"))
+            elif kind == "attach":
+                if not buffers:
+                    raise RequestError([f"{content.get('field')}: the file's bytes did not arrive"])
+                self.attach(str(content.get("field")), bytes(buffers[0]), name=str(content.get("name") or "upload"))
+            elif kind == "detach":
+                self.detach(str(content.get("field")))
         except Exception as exc:  # noqa: BLE001 - shown in the panel; the kernel stays up
             self._say(error=f"{type(exc).__name__}: {exc}")
 
@@ -101,8 +115,39 @@ class GeneratePanel(ExplorerWidget):
     def request(self) -> Request:
         """The request the form describes (raises RequestError naming the field)."""
         fields = {k: v for k, v in self.fields.items() if k in COMMON_FIELDS}
+        media = {k: v for k, v in self.media.items() if k in MEDIA_FIELDS}
         return Request(prompt=self.prompt, negative_prompt=self.negative_prompt, backend=self.backend, model=self.model or None,
-                       extra=dict(self.extra), parent=self.parent or None, **fields)
+                       extra=dict(self.extra), parent=self.parent or None, **fields, **media)
+
+    def attach(self, field: str, data: bytes | str | Path, *, name: str | None = None) -> dict:
+        """Attach a file (its bytes, or a path) as ``field`` (``image``, ``last_image``, ``video``, ``mask`` or
+        ``audio``) to every run from now on. It is checked and stored by hash at once: a file that is not a picture,
+        a clip or a sound is refused here (RequestError naming the field), not at Generate."""
+        from explorer import audio, conditioning
+        from explorer.limits import AUDIO_BYTES
+
+        if field not in MEDIA_FIELDS:
+            raise RequestError([f"attach: the field must be one of {', '.join(MEDIA_FIELDS)} (got {field!r})"])
+        if isinstance(data, (str, Path)):
+            data, name = Path(data).read_bytes(), name or Path(data).name
+        if len(data) > AUDIO_BYTES:
+            raise RequestError([f"{field}: the file is {len(data) / 2**20:.0f} MB; at most {AUDIO_BYTES // 2**20} MB"])
+        with tempfile.TemporaryDirectory(prefix="explorer-attach-") as folder:
+            path = Path(folder) / (Path(name or "upload").name or "upload")  # the name only, never a path from the browser
+            path.write_bytes(data)
+            if field == "audio":
+                reference = Request(prompt="attach", audio=str(path)).audio  # checked and hashed (explorer.audio)
+                audio.store(self._lab.log.media, reference)  # copied into the store before the file goes
+            else:
+                reference = conditioning.store_fields(self._lab, {field: str(path)}, self.backend)[field]
+                reference = {**reference, "source": path.name}  # the file's name, not the temporary folder it passed through
+        self.media = {**self.media, field: reference}
+        self._say(f"{field}: {path.name} attached")
+        return reference
+
+    def detach(self, field: str) -> None:
+        """Remove an attached file: the next runs go without it."""
+        self.media = {k: v for k, v in self.media.items() if k != field}
 
     def generate(self, n: int = 1) -> threading.Thread | None:
         """Start the run the form describes on a worker thread (``n`` > 1: :meth:`vary` instead)."""
@@ -175,6 +220,7 @@ class GeneratePanel(ExplorerWidget):
         self.model = request.model or ""
         self.extra = dict(request.extra)
         self.fields = {name: getattr(request, name) for name in COMMON_FIELDS}
+        self.media = {name: getattr(request, name) for name in MEDIA_FIELDS if getattr(request, name) is not None}
         self.parent = row["id"]
         self._say(f"forking {row['id']}: change one thing and Generate (or Variations: the next seeds)")
 
