@@ -949,8 +949,12 @@ def metrics(
     New runs are measured as they finish. Without options, list the metrics and how many runs still lack them;
     with `--backfill`, measure those runs (idempotent: a second backfill measures nothing). Values are in
     `explorer show RUN` and `lab.runs(metrics=True)`. Exit 1 when a clip could not be read or measured.
+
+    Where EXPLORER_CLIP_MODEL names a CLIP model (a hub id or a folder), clip_text and clip_consistency are added
+    and each clip's embedding is stored (the taste model and the atlas use it); `--backfill` embeds older runs.
     """
     from explorer.metrics import METRICS, backfill as fill, to_measure
+    from explorer.metrics_clip import configured
 
     if force and not backfill:
         raise fail("--force: only with --backfill")
@@ -958,12 +962,17 @@ def metrics(
         lab = _lab(db, storage)
         if not backfill:
             todo = len(to_measure(lab.log))
+            embedded = {row["model"]: row["n"] for row in lab.log.records(
+                "SELECT model, count(DISTINCT run_id) AS n FROM embeddings GROUP BY model ORDER BY n DESC, model")}
             if as_json:
                 _print_json(json.dumps({"metrics": [{"name": m.name, "version": m.version, "unit": m.unit, "description": m.description}
-                                                    for m in METRICS.values()], "runs_to_measure": todo}))
+                                                    for m in METRICS.values()], "runs_to_measure": todo,
+                                        "clip_model": configured(), "embedded": embedded}))
                 return
             for m in METRICS.values():
                 say(f"  {m.name} v{m.version}{f' ({m.unit})' if m.unit else ''}: {m.description}")
+            say(f"CLIP model: {configured() or 'none (set EXPLORER_CLIP_MODEL to a hub id or a folder)'}; "
+                + ("embedded: " + ", ".join(f"{n} run(s) by {model}" for model, n in embedded.items()) if embedded else "no clip embedded"))
             say(f"{todo} succeeded run(s) without current metrics" + (": run `explorer metrics --backfill`" if todo else ""))
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

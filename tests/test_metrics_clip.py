@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from test_metrics import cli
 
 import explorer
 from explorer.metrics_clip import measure_clip
@@ -90,3 +91,5 @@ def test_a_run_and_an_older_one_get_their_embedding_where_a_model_is_configured(
     assert sorted(embeddings.vectors(lab.log).index) == sorted([old.id, new.id])
     assert lab.backfill_metrics(progress=False)["measured"] == 0
     lab.log.close()
+    shown = json.loads(cli("metrics", "--db", tmp_path / "embed.duckdb", "--json").stdout)
+    assert shown["clip_model"] == tiny_clip and shown["embedded"] == {tiny_clip: 2} and shown["runs_to_measure"] == 0
