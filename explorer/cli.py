@@ -373,10 +373,21 @@ def extend(
 ) -> None:
     """Continue a run: a fork that starts from its last frame (image = its last frame, parent = it)."""
     with _errors(**{field: f"--set {field}" for field in REQUEST_FIELDS}):
-        changes = _media_changes(_parse_params(set_))
+        changes = _set_changes(set_)
         lab = _lab(db, storage, author, create=False)
+        changes = _media_changes(changes)
         run = _generate(lab, lambda on_step: lab.extend(source, progress=False, on_step=on_step, **changes), as_json)
     _finish(run, as_json)
+
+
+def _set_changes(set_: list[str]) -> dict:
+    """``--set NAME=VALUE`` options as request changes (``size=WxH`` as width and height)."""
+    from explorer.request import parse_size
+
+    changes = _parse_params(set_)
+    if isinstance(changes.get("size"), str):
+        changes["width"], changes["height"] = parse_size(changes.pop("size"))
+    return changes
 
 
 def _generate(lab, action, as_json: bool):
@@ -401,12 +412,8 @@ def fork(
     as_json: bool = JsonOption,
 ) -> None:
     """Run a logged run (or a clip file's recipe) again with some fields changed, recording the parent."""
-    from explorer.request import parse_size
-
     with _errors(**{field: f"--set {field}" for field in REQUEST_FIELDS}):
-        changes = _parse_params(set_)
-        if isinstance(changes.get("size"), str):
-            changes["width"], changes["height"] = parse_size(changes.pop("size"))
+        changes = _set_changes(set_)
         # A clip file carries its recipe, so forking one may start a new log; a run id needs the log it is in.
         lab = _lab(db, storage, author, create=source.lower().endswith(".mp4"))
         changes = _media_changes(changes)

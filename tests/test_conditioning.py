@@ -310,6 +310,8 @@ def test_the_cli_takes_media_files_and_run_frames_and_extends(home, tmp_path):
     extended = _cli("extend", source[:6], "--set", "prompt=a forest at dawn", *home.args)
     assert extended.returncode == 0, extended.stderr
     assert f"conditioning: image: frame 7 of run {source}" in extended.stdout
+    wider = json.loads(_cli("extend", source, "--set", "size=96x48", *home.args, "--json").stdout)  # size= as fork takes it
+    assert (wider["width"], wider["height"]) == (96, 48)
     forked = _cli("fork", source, "--set", f"image={source}@0", *home.args, "--json")
     assert json.loads(forked.stdout)["image"]["source"] == f"frame 0 of run {source}"
     bad = _cli("generate", "a kite", *size, "--image", f"{source}@8", *home.args)
