@@ -170,8 +170,13 @@ export default {
       mediaChips.replaceChildren(...Object.entries(media).map(([field, ref]) => {
         const remove = h("button", { class: "cx-media-remove", title: `Run without the ${MEDIA_LABELS[field] || field}` }, "✕");
         remove.onclick = () => model.send({ type: "detach", field });
+        let thumb = null;
+        if (field !== "audio" && ref.sha256) {  // a picture or clip: its stored thumbnail, so the chip shows what was picked
+          thumb = h("img", { class: "cx-chip-thumb", alt: "", draggable: "false" });
+          setMedia(model, thumb, ref.sha256, "thumb");
+        }
         return h("span", { class: "cx-chip", dataset: { field }, title: ref.sha256 ? `stored as ${ref.sha256.slice(0, 12)}…` : "" },
-          `${MEDIA_LABELS[field] || field}: ${ref.name || ref.source || "attached"}`, remove);
+          thumb, `${MEDIA_LABELS[field] || field}: ${ref.name || ref.source || "attached"}`, remove);
       }));
     };
     const drawLive = () => {

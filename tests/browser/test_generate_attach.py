@@ -31,6 +31,9 @@ def test_a_picture_picked_in_the_panel_is_where_the_next_clip_starts(page, jupyt
     panel.locator(".cx-media-file").set_input_files(str(picture))
     chip = panel.locator('.cx-chip[data-field="image"]')
     expect(chip).to_have_text("first frame: red.png✕")
+    thumb = chip.locator("img.cx-chip-thumb")
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("img => img.naturalWidth") > 0  # the stored picture's thumbnail, served back
 
     panel.locator(".cx-generate").click()
     expect(panel.locator(".cx-take")).to_have_count(1, timeout=60_000)
