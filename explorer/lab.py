@@ -509,7 +509,7 @@ class _TqdmSteps:
         self.bar.close()
 
 
-_measurer: concurrent.futures.ThreadPoolExecutor | None = None
+_measurer: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
 _measurer_lock = threading.Lock()
 
 
@@ -518,9 +518,10 @@ def _measure_beside(frames: np.ndarray) -> concurrent.futures.Future:
     so on a machine with two cores or more the metrics add next to nothing to ``generate`` (bench/metrics_cost.py)."""
     global _measurer
     with _measurer_lock:
-        if _measurer is None:
-            _measurer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-metrics")
-    return _measurer.submit(lambda: metrics.measure(frames))  # looked up at call time: tests may replace it
+        # A forked child inherits the pool but not its thread: work handed to it would wait forever. One pool per process.
+        if _measurer is None or _measurer[0] != os.getpid():
+            _measurer = (os.getpid(), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-metrics"))
+    return _measurer[1].submit(lambda: metrics.measure(frames))  # looked up at call time: tests may replace it
 
 
 def _progress_bar(request: Request) -> _TqdmSteps | None:

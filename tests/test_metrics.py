@@ -172,3 +172,34 @@ def test_the_gallery_detail_shows_the_metrics(lab):
     gallery = lab.ui.gallery()
     gallery.show(run)
     assert set(gallery.detail["metrics"]) == set(METRICS) and gallery.detail["metrics"]["motion"] > 0
+
+
+def _generate_in_child(path, queue):
+    import explorer
+
+    lab = explorer.open(path, author="child")
+    run = lab.generate("slow drift", seed=9, progress=False, **SMALL)
+    queue.put(sorted(lab.metrics().loc[run.id].dropna().index))
+    lab.log.close()
+
+
+def test_a_forked_process_measures_its_clips_too(tmp_path):
+    """The measuring thread's pool is per process: a forked child (a kernel's subprocess, a test's other user) must
+    not hand its clip to the parent's pool, whose thread it does not have, and wait forever."""
+    import multiprocessing
+
+    import explorer
+
+    lab = explorer.open(tmp_path / "parent.duckdb", author="parent")
+    assert lab.generate("fast zoom", progress=False, **SMALL).ok  # the parent's pool now exists
+    lab.log.close()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_generate_in_child, args=(tmp_path / "child.duckdb", queue))
+    child.start()
+    child.join(120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert queue.get(timeout=5) == sorted(f"metric_{n}" for n in METRICS)
