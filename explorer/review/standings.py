@@ -8,7 +8,9 @@ grouping, the pairwise win counts between groups and the star sums of each
 since (DuckDB ``rowid``s grow as rows are appended, and the log never deletes).
 Bradley–Terry is then fitted on the small group × group matrix (``bradley_terry.fit_scores``), and its
 95 % intervals come from the inverse Fisher information of that fit rather than
-a bootstrap: the same model, a few microseconds instead of seconds.
+a bootstrap: the same model, a few microseconds instead of seconds. What each group's keepers cost (``device_s``,
+``kept``, ``s_per_kept``, as :func:`~explorer.review.leaderboard.leaderboard` gives them) is kept the same way
+(:mod:`explorer.review.cost`).
 
 Groupings by a run column (``model``, ``backend``, ``guidance``, ``steps``,
 ``seed``, ``prompt``…) take this path; ``tag`` and ``extra.<name>`` fall back

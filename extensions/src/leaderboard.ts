@@ -69,7 +69,13 @@ export class LeaderboardView implements View {
     if (!this.loaded) {
       this.loaded = true;
       void this.refresh();
+    } else if (this.taste.dataset.fitting === 'true') {
+      void this.refreshTaste(); // left while the taste model was fitting: it may be done now
     }
+  }
+
+  private async refreshTaste(): Promise<void> {
+    this.drawTaste(await this.ctx.api.metricAgreement().catch(e => errorText(e)));
   }
 
   hide(): void {
@@ -159,12 +165,7 @@ export class LeaderboardView implements View {
     if (taste.fitting) {
       // the server did not wait for the refit: ask again shortly, while this view is on screen
       this.tasteTimer = window.setTimeout(() => {
-        if (this.node.isConnected && !this.node.hidden && this.node.offsetParent !== null) {
-          void this.ctx.api.metricAgreement().then(
-            r => this.drawTaste(r),
-            () => undefined
-          );
-        }
+        if (this.node.isConnected && this.node.offsetParent !== null) void this.refreshTaste();
       }, 1500);
     }
     if (!report.metrics.length) {
