@@ -151,11 +151,15 @@ class Standings:
                              [self._rating_mark, mark])
         runs = sorted(set(new["run_id"]))
         keys = self._keys_of(set(runs))
-        # a new rating replaces the reviewer's earlier one on that run: find those, for just these runs
+        # a new rating replaces the reviewer's earlier one on that run: find those, for just these runs. Their rows are
+        # read by a list of constant ids (an index scan on a file log) and the rowid bound applied after: in one WHERE,
+        # DuckDB scanned every rating instead (~250 ms at 8M ratings against ~5 ms).
         old = self.log.query(
-            """SELECT run_id, author, score FROM ratings WHERE run_id IN (SELECT unnest(?)) AND rowid <= ?
-               QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1""",
-            [runs, self._rating_mark])
+            f"""WITH these AS MATERIALIZED (SELECT rowid AS rid, run_id, author, score, created_at, id FROM ratings
+                                           WHERE run_id IN ({", ".join("?" * len(runs))}))
+                SELECT run_id, author, score FROM these WHERE rid <= ?
+                QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1""",
+            [*runs, self._rating_mark])
         latest = {(r, a): (keys.get(r), int(sc)) for r, a, sc in zip(old["run_id"], old["author"], old["score"])}
         for run_id, author, score in zip(new["run_id"], new["author"], new["score"]):
             key = keys.get(run_id)
