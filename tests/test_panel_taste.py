@@ -9,9 +9,11 @@ refit.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
+import threading
 import time
 
 import pandas as pd
@@ -129,7 +131,7 @@ async def test_metric_agreement_payload_says_what_the_python_api_says(jp_fetch, 
     assert status == 200 and time.monotonic() - started < 30  # it answers without waiting for the refit to finish
     while answer["taste"]["fitting"] or not answer["taste"]["fitted"]:
         assert time.monotonic() < deadline, answer["taste"]
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
         status, answer = await _get(jp_fetch, "metric-agreement")
     assert answer["votes"] == 21 and answer["reference"] == REFERENCE
     assert [m["metric"] for m in answer["metrics"]] == list(expected["metric"])
@@ -164,3 +166,35 @@ async def test_metric_agreement_payload_says_what_the_python_api_says(jp_fetch, 
     clips = {r["key"]: r for r in (await _get(jp_fetch, "leaderboard", by="run"))[1]["rows"]}
     assert {i for i, r in clips.items() if r["kept"]} == kept
     assert all(r["s_per_kept"] is None and r["device_s"] > 0 for i, r in clips.items() if i not in kept)  # "–" in the panel, never Infinity
+
+
+async def test_metric_agreement_never_waits_on_a_slow_refit(jp_fetch, home, jp_root_dir, monkeypatch):
+    """The panel asks while the taste model refits: it gets the metrics at once and "fitting", then the model."""
+    from explorer.review import taste
+
+    lab = _server_log(home, jp_root_dir)
+    made = [lab.generate(p, seed=s, fps=6, **FAST) for p, s in (("slow drift", 1), ("fast zoom", 1), ("a still lake", 1), ("fast zoom", 2))]
+    for a, b in itertools.combinations(made, 2):
+        lab.vote(a, b)
+    lab.log.close()
+    release = threading.Event()
+    real_fit = taste.fit
+
+    def slow_fit(*args, **kwargs):  # a refit at 100k votes, as far as the server can tell
+        release.wait(30)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(taste, "fit", slow_fit)
+    started = time.monotonic()
+    status, answer = await _get(jp_fetch, "metric-agreement")
+    waited = time.monotonic() - started
+    assert status == 200 and waited < taste.QUEUE_WAIT + 5, waited
+    assert answer["taste"]["fitting"] is True and answer["taste"]["fitted"] is False and answer["taste"]["ready"] is False
+    assert [m["votes"] for m in answer["metrics"]][:1] and answer["votes"] == 6  # the metrics did not wait for the model
+    release.set()
+    deadline = time.monotonic() + 60
+    while answer["taste"]["fitting"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+        answer = (await _get(jp_fetch, "metric-agreement"))[1]
+    assert answer["taste"]["fitted"] and answer["taste"]["votes"] == 6 and answer["taste"]["accuracy"] is not None

@@ -11,8 +11,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
-from lab import SCREENSHOTS, start_jupyter_server, stop_jupyter_server
+from lab import REPO, SCREENSHOTS, start_jupyter_server, stop_jupyter_server
 
 FAST = dict(frames=4, width=32, height=32, steps=1, fps=6, progress=False)
 CELLS = [(p, s) for p in ("slow drift", "fast zoom", "a still lake") for s in (1, 2, 3)][:7]
@@ -42,6 +41,17 @@ def taste_server(tmp_path_factory):
     server = start_jupyter_server(folder, root=root)
     yield server
     stop_jupyter_server(server)
+
+
+def _served_build_is_this_one(server) -> None:
+    """JupyterLab serves the panel from its data path (the venv's copy made at install), not from this checkout:
+    say so plainly when that copy is older than explorer/labextension, rather than fail on a missing element."""
+    status, served = server.api("lab/extensions/clip-explorer/source.sha256")
+    built = (REPO / "explorer" / "labextension" / "source.sha256").read_text().strip()
+    assert status == 200 and str(served).strip() == built, (
+        "the JupyterLab under test serves another build of the review panel than explorer/labextension: refresh the "
+        "installed copy (extensions/README.md, Test), or put a folder whose labextensions/clip-explorer links to "
+        "explorer/labextension first on JUPYTER_PATH")
 
 
 def _api(server, path):
@@ -74,6 +84,7 @@ def test_leaderboard_shows_cost_per_kept_and_which_measurement_predicts_our_tast
     from playwright.sync_api import expect
 
     server = taste_server
+    _served_build_is_this_one(server)
     page.goto(server.lab_url())
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=SLOW)
     page.wait_for_function("document.activeElement && document.activeElement.closest('.jp-Launcher') !== null")
