@@ -91,9 +91,11 @@ class KeptFold:
         self.kept: dict[Any, int] = {}
         self._marks: tuple[int, int] | None = None  # (vote rowid, rating rowid) folded in
 
-    def update(self) -> None:
-        row = self.log.query("SELECT (SELECT coalesce(max(rowid), -1) FROM votes) AS v, (SELECT coalesce(max(rowid), -1) FROM ratings) AS r").iloc[0]
-        marks = (int(row["v"]), int(row["r"]))
+    def update(self, marks: tuple[int, int] | None = None) -> None:
+        """Fold in the votes and ratings up to ``marks`` ((vote rowid, rating rowid); None: as the log is now)."""
+        if marks is None:
+            row = self.log.query("SELECT (SELECT coalesce(max(rowid), -1) FROM votes) AS v, (SELECT coalesce(max(rowid), -1) FROM ratings) AS r").iloc[0]
+            marks = (int(row["v"]), int(row["r"]))
         if marks == self._marks:
             return
         if self._marks is None:  # first time: every run, one grouped statement

@@ -88,7 +88,7 @@ class Standings:
                                                  sum(coalesce(r.duration_s, 0)) AS seconds FROM runs r GROUP BY ALL""")
                 self._runs = {k: n for k, n in zip(runs["key"], runs["n"]) if n}
                 self._seconds, self._runs_stamp = dict(zip(runs["key"], runs["seconds"].astype(float))), stamp
-            self._kept.update()
+            self._kept.update((self._vote_mark, self._rating_mark))  # what the folds above just read up to
             return self._table(self._runs)
 
     # -- folding in new rows ------------------------------------------------------------------
