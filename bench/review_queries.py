@@ -8,6 +8,7 @@ times, in this process, what the review panel's requests run on the server
 (the calls explorer/server/api.py makes; HTTP and JSON left out, ~1-3 ms):
 
   leaderboard    Standings(log, "model").table()                                target <= 100 ms
+                 (also right after a new vote and a new rating: the folds, cost per kept clip included)
   page of 50     runs(author=bea, limit=50, offset=500, me=...) + count_runs()  target <= 30 ms
   sort by rating runs(sort=rating, limit=50, me=...) + count_runs()             target <= 300 ms
   filter rating  runs(min_rating=4, limit=50, me=...) + count_runs()            target <= 300 ms
@@ -252,6 +253,17 @@ def bench_home(name: str, log: Log, args, before) -> dict:
     page, total = panel_request(queries, log, CALLS[3][1])
     print(f"  search right after a status change: {(time.perf_counter() - t) * 1000:.1f} ms ({load()}); "
           f"its status {page.set_index('id').at[new, 'status']}", flush=True)
+    # the leaderboard after another reviewer's vote, then rating: votes, stars and the cost per kept clip fold in
+    # just what changed (kept: only the clips the new rows touched)
+    for label, write in (("vote", lambda: log.vote(ids[1], ids[2], author="reviewer2")), ("rating", lambda: log.rate(ids[2], 5, author="reviewer2"))):
+        changed = []
+        for _ in range(max(3, args.repeat // 3)):
+            write()
+            t = time.perf_counter()
+            board = standings.table()
+            changed.append(time.perf_counter() - t)
+        print(f"  leaderboard right after a new {label:6} p50 {pct(changed, 50) * 1000:7.1f} ms   max {max(changed) * 1000:7.1f} ms"
+              f"   (target <= 100 ms; {load()}; kept {int(board['kept'].sum()) if 'kept' in board else '-'})", flush=True)
     return results
 
 

@@ -8,7 +8,9 @@ grouping, the pairwise win counts between groups and the star sums of each
 since (DuckDB ``rowid``s grow as rows are appended, and the log never deletes).
 Bradley–Terry is then fitted on the small group × group matrix (``bradley_terry.fit_scores``), and its
 95 % intervals come from the inverse Fisher information of that fit rather than
-a bootstrap: the same model, a few microseconds instead of seconds.
+a bootstrap: the same model, a few microseconds instead of seconds. What each group's keepers cost (``device_s``,
+``kept``, ``s_per_kept``, as :func:`~explorer.review.leaderboard.leaderboard` gives them) is kept the same way
+(:mod:`explorer.review.cost`).
 
 Groupings by a run column (``model``, ``backend``, ``guidance``, ``steps``,
 ``seed``, ``prompt``…) take this path; ``tag`` and ``extra.<name>`` fall back
@@ -29,6 +31,7 @@ import pandas as pd
 
 from explorer.log import Log
 from explorer.review.bradley_terry import fit_scores
+from explorer.review.cost import KeptFold, per_kept, run_cost
 from explorer.review.ratings import student_t_975
 
 COLUMN_KEYS = {
@@ -36,7 +39,8 @@ COLUMN_KEYS = {
     "backend": "r.backend",
     **{name: f"r.{name}" for name in ("prompt", "negative_prompt", "seed", "frames", "fps", "width", "height", "steps", "guidance", "author")},
 }
-COLUMNS = ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs"]
+COLUMNS = ["key", "label", "bt_score", "ci_low", "ci_high", "votes", "mean_rating", "rating_ci_low", "rating_ci_high", "ratings", "runs",
+           "device_s", "kept", "s_per_kept"]  # the same as explorer.review.leaderboard.COLUMNS
 Z95 = 1.959964
 # by="auto": the first of these under which most votes compare different groups (else "run")
 AUTO_ORDER = ("model", "backend", "guidance", "steps", "width", "height", "frames", "fps", "negative_prompt", "prompt")
@@ -58,6 +62,8 @@ class Standings:
         self._wins: dict[tuple[Any, Any], float] = {}  # (winner group, loser group) -> wins (ties count half each way)
         self._stars: dict[Any, list[float]] = {}  # group -> [n, sum, sum of squares]
         self._runs: dict[Any, int] = {}
+        self._seconds: dict[Any, float] = {}  # group -> device-seconds of all its runs
+        self._kept = KeptFold(log, self.key)  # group -> clips the team kept
         self._runs_stamp: tuple = ()
         self._changes_seen = -1  # the runs index's count of changes to the log when the folds last ran
         self.votes_total = self.votes_within = self.votes_outside = 0  # votes folded in; within one group; a group unknown
@@ -77,8 +83,12 @@ class Standings:
             if stamp != self._runs_stamp:
                 from explorer.log.queries import VISIBLE  # live takes not kept: not counted (explorer.live)
 
-                runs = self.log.query(f"SELECT {self.key} AS key, count(*) AS n FROM runs r WHERE r.status = 'succeeded' AND {VISIBLE} GROUP BY ALL")
-                self._runs, self._runs_stamp = dict(zip(runs["key"], runs["n"])), stamp
+                # device-seconds count every run (failed and cancelled ones spent them too); the board's runs only shown ones
+                runs = self.log.query(f"""SELECT {self.key} AS key, count(*) FILTER (WHERE r.status = 'succeeded' AND {VISIBLE}) AS n,
+                                                 sum(coalesce(r.duration_s, 0)) AS seconds FROM runs r GROUP BY ALL""")
+                self._runs = {k: n for k, n in zip(runs["key"], runs["n"]) if n}
+                self._seconds, self._runs_stamp = dict(zip(runs["key"], runs["seconds"].astype(float))), stamp
+            self._kept.update((self._vote_mark, self._rating_mark))  # what the folds above just read up to
             return self._table(self._runs)
 
     # -- folding in new rows ------------------------------------------------------------------
@@ -141,11 +151,15 @@ class Standings:
                              [self._rating_mark, mark])
         runs = sorted(set(new["run_id"]))
         keys = self._keys_of(set(runs))
-        # a new rating replaces the reviewer's earlier one on that run: find those, for just these runs
+        # a new rating replaces the reviewer's earlier one on that run: find those, for just these runs. Their rows are
+        # read by a list of constant ids (an index scan on a file log) and the rowid bound applied after: in one WHERE,
+        # DuckDB scanned every rating instead (~250 ms at 8M ratings against ~5 ms).
         old = self.log.query(
-            """SELECT run_id, author, score FROM ratings WHERE run_id IN (SELECT unnest(?)) AND rowid <= ?
-               QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1""",
-            [runs, self._rating_mark])
+            f"""WITH these AS MATERIALIZED (SELECT rowid AS rid, run_id, author, score, created_at, id FROM ratings
+                                           WHERE run_id IN ({", ".join("?" * len(runs))}))
+                SELECT run_id, author, score FROM these WHERE rid <= ?
+                QUALIFY row_number() OVER (PARTITION BY run_id, author ORDER BY created_at DESC, id DESC) = 1""",
+            [*runs, self._rating_mark])
         latest = {(r, a): (keys.get(r), int(sc)) for r, a, sc in zip(old["run_id"], old["author"], old["score"])}
         for run_id, author, score in zip(new["run_id"], new["author"], new["score"]):
             key = keys.get(run_id)
@@ -164,15 +178,17 @@ class Standings:
 
     def _table(self, runs: dict[Any, int]) -> pd.DataFrame:
         keys = list(dict.fromkeys([*runs, *(k for pair in self._wins for k in pair), *self._stars]))
-        frame = compose_table(keys, self._wins, self._stars, runs)
+        cost = {k: (self._seconds.get(k, 0.0), self._kept.kept.get(k, 0)) for k in keys}
+        frame = compose_table(keys, self._wins, self._stars, runs, cost=cost)
         frame.attrs.update(by=self.by, votes_total=self.votes_total, votes_within=self.votes_within, votes_outside=self.votes_outside,
                            note=vote_note(self.by, self.votes_total, self.votes_within, self.votes_outside))
         return frame
 
 
 def compose_table(keys: list, wins: dict[tuple[Any, Any], float], stars: dict[Any, list[float]], runs: dict[Any, int],
-                  labels: dict[Any, str] | None = None) -> pd.DataFrame:
-    """The leaderboard's rows from group win counts, star sums ([n, sum, sum of squares]) and run counts."""
+                  labels: dict[Any, str] | None = None, cost: dict[Any, tuple[float, int]] | None = None) -> pd.DataFrame:
+    """The leaderboard's rows from group win counts, star sums ([n, sum, sum of squares]), run counts and
+    ``cost`` (group -> (device-seconds, clips kept); see :mod:`explorer.review.cost`)."""
     keys = [k for k in keys if not _missing(k)]
     voted = sorted({k for pair, w in wins.items() if w > 0 for k in pair}, key=keys.index)
     scores, low, high, votes = fit_with_intervals(voted, wins)
@@ -185,6 +201,8 @@ def compose_table(keys: list, wins: dict[tuple[Any, Any], float], stars: dict[An
                      "ci_low": low.get(key, math.nan), "ci_high": high.get(key, math.nan), "votes": votes.get(key, 0), "mean_rating": mean,
                      "rating_ci_low": max(1.0, mean - half) if n > 1 else math.nan, "rating_ci_high": min(5.0, mean + half) if n > 1 else math.nan,
                      "ratings": int(n), "runs": int(runs.get(key, 0))})
+        seconds, kept = (cost or {}).get(key, (0.0, 0))
+        rows[-1].update(device_s=float(seconds), kept=int(kept), s_per_kept=per_kept(seconds, kept))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.sort_values(["bt_score", "mean_rating"], ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -298,7 +316,7 @@ def run_table(log: Log, limit: int = RUN_BOARD_MAX) -> pd.DataFrame:
     stars = {r: [float(n), float(t), float(q)] for r, n, t, q in zip(stars_frame["run_id"], stars_frame["n"], stars_frame["s"], stars_frame["ss"])}
     meta = log.query("SELECT id, prompt, seed FROM runs WHERE id IN (SELECT unnest(?))", [ids])
     labels = {i: run_label(i, p, s) for i, p, s in zip(meta["id"], meta["prompt"], meta["seed"])}
-    frame = compose_table(ids, wins, stars, {i: 1 for i in ids}, labels)
+    frame = compose_table(ids, wins, stars, {i: 1 for i in ids}, labels, cost=run_cost(log, ids))
     total = int(log.query("SELECT count(*) AS n FROM votes WHERE winner_id <> loser_id").n.iloc[0])
     frame.attrs.update(by="run", votes_total=total, votes_within=0, votes_outside=total - counted,
                        note=vote_note("run", total, 0, total - counted))

@@ -253,17 +253,24 @@ def features(lab: Lab) -> tuple[pd.DataFrame, Reduction | None]:
     return (values.join(pcs, how="outer") if len(pcs.columns) else values), reduction
 
 
+def fitting(lab: Lab) -> bool:
+    """Whether a refit of this log's taste model is under way (so the model :func:`taste_model` gave may be behind)."""
+    state = _current.get(lab.log)
+    with state.lock:
+        return state.refit is not None
+
+
 def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
+    model = None
     try:
         values, reduction = features(lab)
         model = replace(fit(values, lab.votes(), lab.ratings()), embedding=reduction)
     finally:
-        with state.lock:
+        with state.lock:  # one step: whoever sees the refit done (fitting() False) sees its model too
+            if model is not None and (state.seen is None or seen >= state.seen):  # a slower, older refit never overwrites a newer one
+                state.model, state.seen = model, seen
             if state.fitting == seen:
                 state.refit = None
-    with state.lock:
-        if state.seen is None or seen >= state.seen:  # a slower, older refit never overwrites a newer one
-            state.model, state.seen = model, seen
 
 
 def predicted_taste(lab: Lab, runs: Iterable[Any], *, wait: float | None = None) -> pd.Series:

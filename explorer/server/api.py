@@ -404,6 +404,19 @@ class TasteHandler(ExplorerAPIHandler):
         self.reply(await self.work(lambda: taste_model(self.lab()).to_dict(), {"votes": 0, "star_pairs": 0, "ready": False}))
 
 
+class MetricAgreementHandler(ExplorerAPIHandler):
+    """Which measurement predicts the team's taste; the taste model waited on for at most QUEUE_WAIT (then "fitting")."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        from explorer.review.metric_agreement import REFERENCE
+        from explorer.review.taste_report import taste_report
+
+        empty = {"metrics": [], "reviewers": {}, "reference": dict(REFERENCE), "votes": 0,
+                 "taste": {"votes": 0, "star_pairs": 0, "ready": False, "fitting": False, "fitted": False}}
+        self.reply(await self.work(lambda: taste_report(self.lab(), wait=QUEUE_WAIT), empty))
+
+
 class TagsHandler(ExplorerAPIHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -499,6 +512,7 @@ def api_handlers(prefix: Callable[..., str]) -> list[tuple[str, type]]:
         (prefix("api", "leaderboard"), LeaderboardHandler),
         (prefix("api", "agreement"), AgreementHandler),
         (prefix("api", "taste"), TasteHandler),
+        (prefix("api", "metric-agreement"), MetricAgreementHandler),
         (prefix("api", "tags"), TagsHandler),
         (prefix("api", "changes"), ChangesHandler),
     ]

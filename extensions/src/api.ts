@@ -101,6 +101,49 @@ export interface LeaderRow {
   rating_ci_high?: number | null;
   ratings: number;
   runs: number;
+  /** Seconds all the group's runs took (failed ones too). */
+  device_s?: number;
+  /** Clips the team kept: latest stars averaging 4 or more, or more than half of their battles won. */
+  kept?: number;
+  /** Device-seconds per kept clip; null when none was kept. */
+  s_per_kept?: number | null;
+}
+
+/** One clip metric against the team's taste (GET metric-agreement). */
+export interface MetricRow {
+  metric: string;
+  /** Share of the votes it could tell apart that it agrees with; null with no such vote. */
+  accuracy: number | null;
+  low: number | null;
+  high: number | null;
+  /** Which values win: 'higher' or 'lower'. */
+  direction: string | null;
+  votes: number;
+  ties: number;
+  /** Per reviewer: Spearman's rank correlation with their latest stars (null under three rated clips). */
+  rho: Record<string, number | null>;
+}
+
+export interface TasteSummary {
+  votes: number;
+  star_pairs: number;
+  ready: boolean;
+  /** A refit is under way: what is here is the model fitted before. */
+  fitting: boolean;
+  /** A model exists (false: none yet). */
+  fitted: boolean;
+  accuracy?: number | null;
+  low?: number | null;
+  high?: number | null;
+  held_out?: number;
+}
+
+export interface MetricAgreement {
+  metrics: MetricRow[];
+  reviewers: Record<string, number>;
+  reference: { name: string; low: number; high: number; source?: string };
+  votes: number;
+  taste: TasteSummary;
 }
 
 export interface Leaderboard {
@@ -225,6 +268,11 @@ export class ExplorerApi {
 
   agreement(): Promise<Record<string, unknown>> {
     return this.request('agreement');
+  }
+
+  /** Which clip metric predicts the team's taste, and the taste model's held-out accuracy (never waits on a refit). */
+  metricAgreement(): Promise<MetricAgreement> {
+    return this.request('metric-agreement');
   }
 
   tags(): Promise<string[]> {

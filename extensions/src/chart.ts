@@ -2,7 +2,7 @@
  * The leaderboard chart as inline SVG: per row, a dot for the Bradley–Terry score with its interval as a
  * whisker (left axis), and a bar for the mean stars (0–5) with the number of ratings (right axis).
  */
-import { LeaderRow } from './api';
+import { LeaderRow, MetricAgreement } from './api';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -74,6 +74,132 @@ export function leaderboardChart(rows: LeaderRow[], width = 320): SVGSVGElement 
       g.append(bar);
       g.append(el('text', { class: 'cx-chart-value', x: b0 + 3, y: y + 4 }, `${r.mean_rating.toFixed(1)} (${r.ratings})`));
     }
+    svg.append(g);
+  });
+  return svg;
+}
+
+const pct = (v: number) => `${Math.round(v * 100)}%`;
+
+/** Device-seconds per kept clip as shown: one decimal from 1 s, three below; "–" when nothing was kept, never Infinity or NaN. */
+export function perKept(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  return v >= 1 ? v.toFixed(1) : v.toFixed(3);
+}
+
+/**
+ * Device-seconds per kept clip, one bar per row (shorter is cheaper), scaled to the dearest; "–" where nothing was kept
+ * (never Infinity). Each bar's title says the seconds and the clips kept.
+ */
+export function costChart(rows: LeaderRow[], width = 320): SVGSVGElement {
+  const rowH = 20;
+  const labelW = Math.min(110, width * 0.3);
+  const gap = 12;
+  const plotW = width - labelW - gap * 2 - 70;
+  const top = 18;
+  const height = top + rows.length * rowH + 6;
+  const svg = el('svg', { class: 'cx-chart cx-cost-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' }) as SVGSVGElement;
+  svg.append(el('title', {}, 'Device-seconds per kept clip (bar; shorter is cheaper), kept clips in brackets'));
+  const finite = rows.map(r => r.s_per_kept).filter((v): v is number => v !== null && v !== undefined && Number.isFinite(v));
+  const most = Math.max(...finite, 1e-9);
+  const x0 = labelW + gap;
+  svg.append(el('text', { class: 'cx-chart-head', x: x0, y: 12 }, 'device-s per kept clip (kept)'));
+  rows.forEach((r, i) => {
+    const y = top + i * rowH + rowH / 2;
+    const key = r.label ?? String(r.key);
+    const g = el('g', { class: 'cx-chart-row', 'data-key': key });
+    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, key.length > 18 ? `${key.slice(0, 17)}…` : key);
+    label.append(el('title', {}, key));
+    g.append(label);
+    g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+    const value = r.s_per_kept;
+    const seconds = `${perKept(r.device_s ?? 0)} device-s, ${r.kept ?? 0} kept of ${r.runs} runs`;
+    if (value !== null && value !== undefined && Number.isFinite(value)) {
+      const bar = el('rect', { class: 'cx-chart-bar cx-cost-bar', x: x0, y: y - 5, width: Math.max(1, (value / most) * plotW), height: 10 });
+      bar.append(el('title', {}, `${key}: ${perKept(value)} s per kept clip (${seconds})`));
+      g.append(bar);
+    }
+    const text = value !== null && value !== undefined && Number.isFinite(value) ? `${perKept(value)} s (${r.kept ?? 0})` : '– (0 kept)';
+    const shown = el('text', { class: 'cx-chart-value', x: x0 + plotW + 4, y: y + 4 }, text);
+    shown.append(el('title', {}, seconds));
+    g.append(shown);
+    svg.append(g);
+  });
+  return svg;
+}
+
+/**
+ * Which measurement predicts the team's taste: per row a bar for the pairwise accuracy against the votes with its 95%
+ * interval as a whisker, on 0–100% with 50% (a coin) marked; the taste model's held-out accuracy first; the reference
+ * band (what learned video reward models reach) shaded behind every row.
+ */
+export function tasteChart(report: MetricAgreement, width = 320): SVGSVGElement {
+  const rowH = 22;
+  const labelW = Math.min(120, width * 0.32);
+  const gap = 10;
+  const plotW = width - labelW - gap * 2 - 96;
+  const top = 18;
+  const taste = report.taste;
+  type Row = { key: string; kind: string; acc: number | null; low: number | null; high: number | null; text: string; title: string };
+  const tasteText = taste.fitted && taste.accuracy !== null && taste.accuracy !== undefined
+    ? `${pct(taste.accuracy)} · ${taste.votes} votes`
+    : taste.fitting
+      ? 'fitting…'
+      : taste.fitted
+        ? `too few votes (${taste.votes})`
+        : 'no model yet';
+  const rows: Row[] = [
+    {
+      key: 'taste model',
+      kind: 'taste',
+      acc: taste.fitted ? (taste.accuracy ?? null) : null,
+      low: taste.fitted ? (taste.low ?? null) : null,
+      high: taste.fitted ? (taste.high ?? null) : null,
+      text: tasteText,
+      title: `the team's taste model: learnt from ${taste.votes} votes and ${taste.star_pairs} star comparisons` +
+        (taste.accuracy !== null && taste.accuracy !== undefined ? `; right on ${pct(taste.accuracy)} of ${taste.held_out ?? 0} held-out votes` : '') +
+        (taste.fitting ? ' (refitting…)' : '')
+    },
+    ...report.metrics.map(m => ({
+      key: `${m.metric} ${m.direction === 'lower' ? '↓' : m.direction === 'higher' ? '↑' : ''}`.trim(),
+      kind: 'metric',
+      acc: m.accuracy,
+      low: m.low,
+      high: m.high,
+      text: m.accuracy === null ? `– (${m.votes} votes)` : `${pct(m.accuracy)} · ${m.votes} votes`,
+      title: `${m.metric}: ${m.direction ?? '?'} values win; agrees with ${m.accuracy === null ? '–' : pct(m.accuracy)} of ${m.votes} votes ` +
+        `(95% interval ${m.low === null ? '–' : pct(m.low)}–${m.high === null ? '–' : pct(m.high)}; ${m.ties} left out)`
+    }))
+  ];
+  const height = top + rows.length * rowH + 16;
+  const svg = el('svg', { class: 'cx-chart cx-taste-chart', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' }) as SVGSVGElement;
+  svg.append(el('title', {}, 'Pairwise accuracy against the votes (bar) with its 95% interval (whisker); shaded: learned reward models'));
+  const x0 = labelW + gap;
+  const sx = (v: number) => x0 + Math.max(0, Math.min(1, v)) * plotW;
+  svg.append(el('text', { class: 'cx-chart-head', x: x0, y: 12 }, 'agrees with our votes'));
+  const ref = report.reference;
+  const band = el('rect', { class: 'cx-taste-reference', x: sx(ref.low), y: top - 2, width: sx(ref.high) - sx(ref.low), height: rows.length * rowH + 4 });
+  band.append(el('title', {}, `${ref.name}: ${pct(ref.low)}–${pct(ref.high)}`));
+  svg.append(band);
+  svg.append(el('text', { class: 'cx-chart-value cx-taste-reference-label', x: sx(ref.low), y: height - 2 }, `reward models ${pct(ref.low)}–${pct(ref.high)}`));
+  svg.append(el('line', { class: 'cx-chart-zero', x1: sx(0.5), x2: sx(0.5), y1: top - 2, y2: top + rows.length * rowH + 2 }));
+  rows.forEach((r, i) => {
+    const y = top + i * rowH + rowH / 2;
+    const g = el('g', { class: `cx-chart-row cx-taste-row cx-taste-${r.kind}`, 'data-key': r.key });
+    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, r.key.length > 20 ? `${r.key.slice(0, 19)}…` : r.key);
+    label.append(el('title', {}, r.title));
+    g.append(label);
+    g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+    if (r.acc !== null) {
+      const bar = el('rect', { class: `cx-chart-bar cx-taste-bar`, x: x0, y: y - 5, width: Math.max(1, sx(r.acc) - x0), height: 10 });
+      bar.append(el('title', {}, r.title));
+      g.append(bar);
+    }
+    if (r.low !== null && r.high !== null) {
+      g.append(el('line', { class: 'cx-chart-whisker', x1: sx(r.low), x2: sx(r.high), y1: y, y2: y }));
+      for (const v of [r.low, r.high]) g.append(el('line', { class: 'cx-chart-whisker', x1: sx(v), x2: sx(v), y1: y - 4, y2: y + 4 }));
+    }
+    g.append(el('text', { class: 'cx-chart-value', x: x0 + plotW + 4, y: y + 4 }, r.text));
     svg.append(g);
   });
   return svg;
