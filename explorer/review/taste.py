@@ -226,12 +226,18 @@ def taste_model(lab: Lab, *, wait: float | None = None) -> TasteModel:
     fitted before (or an unfitted one, which is not ``ready``) while the refit goes on in a background thread: the
     review queue uses that, so a reviewer never waits on a refit at 100k votes.
     """
+    return taste_model_and_fitting(lab, wait=wait)[0]
+
+
+def taste_model_and_fitting(lab: Lab, *, wait: float | None = None) -> tuple[TasteModel, bool]:
+    """:func:`taste_model`, and whether a refit is still under way, read together: asked one after the other, a refit
+    ending in between would look done while the model given was the one before it."""
     state = _current.get(lab.log)
     seen = tuple(lab.log.records("SELECT (SELECT count(*) FROM votes) AS v, (SELECT count(*) FROM ratings) AS r, "
                                  "(SELECT count(*) FROM metrics) AS m, (SELECT count(*) FROM embeddings) AS e")[0].values())
     with state.lock:
         if state.model is not None and seen == state.seen:
-            return state.model
+            return state.model, False  # fitted on what the log holds now: nothing newer to wait for
         if state.refit is None or state.fitting != seen:
             state.fitting = seen
             state.refit = threading.Thread(target=_refit, args=(lab, state, seen), name="taste-refit", daemon=True)
@@ -239,7 +245,7 @@ def taste_model(lab: Lab, *, wait: float | None = None) -> TasteModel:
         refit = state.refit
     refit.join(wait)
     with state.lock:
-        return state.model if state.model is not None else UNFITTED
+        return (state.model if state.model is not None else UNFITTED), state.refit is not None
 
 
 def features(lab: Lab) -> tuple[pd.DataFrame, Reduction | None]:
@@ -253,20 +259,13 @@ def features(lab: Lab) -> tuple[pd.DataFrame, Reduction | None]:
     return (values.join(pcs, how="outer") if len(pcs.columns) else values), reduction
 
 
-def fitting(lab: Lab) -> bool:
-    """Whether a refit of this log's taste model is under way (so the model :func:`taste_model` gave may be behind)."""
-    state = _current.get(lab.log)
-    with state.lock:
-        return state.refit is not None
-
-
 def _refit(lab: Lab, state: _Current, seen: tuple) -> None:
     model = None
     try:
         values, reduction = features(lab)
         model = replace(fit(values, lab.votes(), lab.ratings()), embedding=reduction)
     finally:
-        with state.lock:  # one step: whoever sees the refit done (fitting() False) sees its model too
+        with state.lock:  # one step: whoever sees the refit done sees its model too (taste_model_and_fitting)
             if model is not None and (state.seen is None or seen >= state.seen):  # a slower, older refit never overwrites a newer one
                 state.model, state.seen = model, seen
             if state.fitting == seen:

@@ -34,12 +34,13 @@ _cached: PerLog[_Cached] = PerLog(_Cached)
 
 def taste_report(lab: Lab, *, wait: float | None = None) -> dict[str, Any]:
     """``{"metrics": [...], "reviewers": {...}, "reference": {...}, "taste": {...}, "votes": n}`` (see openapi.yaml)."""
-    from explorer.review.taste import fitting, taste_model
+    from explorer.review.taste import taste_model, taste_model_and_fitting
 
-    taste = taste_model(lab, wait=wait)  # first: it starts the refit in the background, the metrics below run meanwhile
+    taste_model(lab, wait=0)  # first: it starts a refit in the background, the metrics below run meanwhile
     agreement = _metric_rows(lab)
+    taste, busy = taste_model_and_fitting(lab, wait=wait)  # read together: "not fitting" always comes with its model
     taste_dict = taste.to_dict()
-    taste_dict["fitting"] = fitting(lab)
+    taste_dict["fitting"] = busy
     taste_dict["fitted"] = bool(taste.features)  # False: no model yet (still fitting, or nothing to learn from)
     return {**agreement, "taste": _clean(taste_dict)}
 
