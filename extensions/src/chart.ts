@@ -13,6 +13,16 @@ function el(tag: string, attrs: Record<string, string | number>, text?: string):
   return node;
 }
 
+/** One chart row: a group with its label (cut to ``most`` characters, whole on hover) and an empty track to draw on. */
+function chartRow(cls: string, key: string, title: string, y: number, labelW: number, x0: number, plotW: number, rowH: number, most = 18): SVGElement {
+  const g = el('g', { class: cls, 'data-key': key });
+  const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, key.length > most ? `${key.slice(0, most - 1)}…` : key);
+  label.append(el('title', {}, title));
+  g.append(label);
+  g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+  return g;
+}
+
 /** The [lo, hi] span the scores and intervals need, padded, never empty. */
 export function scoreRange(rows: LeaderRow[]): [number, number] {
   const xs: number[] = [];
@@ -53,11 +63,7 @@ export function leaderboardChart(rows: LeaderRow[], width = 320): SVGSVGElement 
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
     const key = r.label ?? String(r.key);
-    const g = el('g', { class: 'cx-chart-row', 'data-key': key });
-    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, key.length > 18 ? `${key.slice(0, 17)}…` : key);
-    label.append(el('title', {}, key));
-    g.append(label);
-    g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+    const g = chartRow('cx-chart-row', key, key, y, labelW, x0, plotW, rowH);
     if (r.ci_low !== null && r.ci_high !== null && r.ci_low !== undefined && r.ci_high !== undefined) {
       g.append(el('line', { class: 'cx-chart-whisker', x1: sx(r.ci_low), x2: sx(r.ci_high), y1: y, y2: y }));
       for (const v of [r.ci_low, r.ci_high]) g.append(el('line', { class: 'cx-chart-whisker', x1: sx(v), x2: sx(v), y1: y - 4, y2: y + 4 }));
@@ -107,11 +113,7 @@ export function costChart(rows: LeaderRow[], width = 320): SVGSVGElement {
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
     const key = r.label ?? String(r.key);
-    const g = el('g', { class: 'cx-chart-row', 'data-key': key });
-    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, key.length > 18 ? `${key.slice(0, 17)}…` : key);
-    label.append(el('title', {}, key));
-    g.append(label);
-    g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+    const g = chartRow('cx-chart-row', key, key, y, labelW, x0, plotW, rowH);
     const value = r.s_per_kept;
     const seconds = `${perKept(r.device_s ?? 0)} device-s, ${r.kept ?? 0} kept of ${r.runs} runs`;
     if (value !== null && value !== undefined && Number.isFinite(value)) {
@@ -185,11 +187,7 @@ export function tasteChart(report: MetricAgreement, width = 320): SVGSVGElement 
   svg.append(el('line', { class: 'cx-chart-zero', x1: sx(0.5), x2: sx(0.5), y1: top - 2, y2: top + rows.length * rowH + 2 }));
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
-    const g = el('g', { class: `cx-chart-row cx-taste-row cx-taste-${r.kind}`, 'data-key': r.key });
-    const label = el('text', { class: 'cx-chart-label', x: labelW, y: y + 4, 'text-anchor': 'end' }, r.key.length > 20 ? `${r.key.slice(0, 19)}…` : r.key);
-    label.append(el('title', {}, r.title));
-    g.append(label);
-    g.append(el('rect', { class: 'cx-chart-track', x: x0, y: y - rowH / 2 + 3, width: plotW, height: rowH - 6 }));
+    const g = chartRow(`cx-chart-row cx-taste-row cx-taste-${r.kind}`, r.key, r.title, y, labelW, x0, plotW, rowH, 20);
     if (r.acc !== null) {
       const bar = el('rect', { class: `cx-chart-bar cx-taste-bar`, x: x0, y: y - 5, width: Math.max(1, sx(r.acc) - x0), height: 10 });
       bar.append(el('title', {}, r.title));
