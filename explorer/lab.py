@@ -515,8 +515,16 @@ _measurer_lock = threading.Lock()
 
 def _measure_beside(frames: np.ndarray) -> concurrent.futures.Future:
     """Start measuring a clip's metrics in a thread while it is encoded: OpenCV and the encoder both release the GIL,
-    so on a machine with two cores or more the metrics add next to nothing to ``generate`` (bench/metrics_cost.py)."""
+    so on a machine with two cores or more the metrics add next to nothing to ``generate`` (bench/metrics_cost.py).
+    On one core they are measured here, before the encoding."""
     global _measurer
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) < 2:  # one core: a thread adds only switching
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            done.set_result(metrics.measure(frames))
+        except Exception as exc:  # noqa: BLE001 - handed on as the thread would: metrics.measured() warns
+            done.set_exception(exc)
+        return done
     with _measurer_lock:
         # A forked child inherits the pool but not its thread: work handed to it would wait forever. One pool per process.
         if _measurer is None or _measurer[0] != os.getpid():

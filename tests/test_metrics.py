@@ -203,3 +203,22 @@ def test_a_forked_process_measures_its_clips_too(tmp_path):
         child.kill()
     assert not alive and child.exitcode == 0
     assert queue.get(timeout=5) == sorted(f"metric_{n}" for n in METRICS)
+
+
+def test_on_one_core_the_clip_is_measured_without_the_thread(lab, monkeypatch):
+    import threading
+
+    import explorer.metrics
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    where = []
+    real = explorer.metrics.measure
+
+    def spy(frames):
+        where.append(threading.current_thread().name)
+        return real(frames)
+
+    monkeypatch.setattr(explorer.metrics, "measure", spy)
+    run = lab.generate("fast zoom", seed=3, progress=False, **SMALL)
+    assert where == [threading.current_thread().name]  # measured here, not in explorer-metrics
+    assert lab.runs(metrics=True).set_index("id").loc[run.id, "metric_motion"] > 0
