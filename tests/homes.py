@@ -25,5 +25,13 @@ class Home:
         """The CLI's options for this log."""
         return ["--db", self.db, *(["--storage", str(self.storage)] if self.storage else [])]
 
+    def server_config(self) -> dict:
+        """A Jupyter server's config (pytest-jupyter's ``jp_server_config``) with Clip Explorer on this log: a file
+        home uses the server's default log in its root folder, a team home is configured with its database."""
+        config = {"ServerApp": {"jpserver_extensions": {"explorer": True}}, "ClipExplorer": {}}
+        if self.kind == "team":
+            config["ClipExplorer"] = {"db": self.db, "storage": str(self.storage)}
+        return config
+
     def __repr__(self) -> str:
         return f"<{self.kind} log {self.db}>"

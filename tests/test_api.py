@@ -22,10 +22,7 @@ NO_TOKEN = {"Authorization": ""}
 @pytest.fixture
 def jp_server_config(home):
     """Every API test runs twice: on the server's default file log, and on a team log it is configured with."""
-    config = {"ServerApp": {"jpserver_extensions": {"explorer": True}}, "ClipExplorer": {}}
-    if home.kind == "team":
-        config["ClipExplorer"] = {"db": home.db, "storage": str(home.storage)}
-    return config
+    return home.server_config()
 
 
 def open_server_log(home, jp_root_dir, author):

@@ -248,10 +248,7 @@ def test_an_invalid_live_edit_is_said_and_makes_no_take(file_lab):
 
 @pytest.fixture
 def jp_server_config(home):
-    config = {"ServerApp": {"jpserver_extensions": {"explorer": True}}, "ClipExplorer": {}}
-    if home.kind == "team":
-        config["ClipExplorer"] = {"db": home.db, "storage": str(home.storage)}
-    return config
+    return home.server_config()
 
 
 async def test_the_api_lists_and_queues_no_unkept_live_take(home, jp_root_dir, jp_fetch):

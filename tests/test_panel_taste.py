@@ -89,10 +89,7 @@ def test_a_fresh_standings_on_a_log_with_history_starts_from_the_same_figures(la
 
 @pytest.fixture
 def jp_server_config(home):
-    config = {"ServerApp": {"jpserver_extensions": {"explorer": True}}, "ClipExplorer": {}}
-    if home.kind == "team":
-        config["ClipExplorer"] = {"db": home.db, "storage": str(home.storage)}
-    return config
+    return home.server_config()
 
 
 def _server_log(home, root, author="setup"):
