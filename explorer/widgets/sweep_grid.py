@@ -212,12 +212,16 @@ class SweepGrid(ExplorerWidget):
         from explorer.review.taste import predicted_taste, taste_model
 
         ids = [c["clip"]["id"] for c in self.cells if c.get("clip") and c["status"] == "succeeded"]
-        model = taste_model(self._lab, wait=wait)
-        if not model.ready:
-            learnt = model.votes + model.star_pairs
-            self.taste = {"ranks": {}, "note": f"taste model: not ready ({learnt} of {MIN_COMPARISONS} comparisons learnt)"}
+        try:
+            model = taste_model(self._lab, wait=wait)
+            if not model.ready:
+                learnt = model.votes + model.star_pairs
+                self.taste = {"ranks": {}, "note": f"taste model: not ready ({learnt} of {MIN_COMPARISONS} comparisons learnt)"}
+                return
+            predicted = predicted_taste(self._lab, ids, wait=wait).dropna().sort_values(ascending=False, kind="stable")
+        except Exception as exc:  # noqa: BLE001 - a hint beside the grid: the sweep and its message stand without it
+            self.taste = {"ranks": {}, "note": f"taste model: {type(exc).__name__}: {exc}"}
             return
-        predicted = predicted_taste(self._lab, ids, wait=wait).dropna().sort_values(ascending=False, kind="stable")
         self.taste = {"ranks": {run_id: rank for rank, run_id in enumerate(predicted.index, 1)}, "note": model.describe()}
 
 
